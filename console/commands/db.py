@@ -1,0 +1,45 @@
+"""``mentiondesk db``: schema migrations."""
+
+from __future__ import annotations
+
+import click
+
+from storage import migrate
+from storage.db import redact, resolve_url
+
+url_option = click.option(
+    "--database-url",
+    envvar="MENTIONDESK_DATABASE_URL",
+    default=None,
+    help="Store URL (default: the SQLite file).",
+)
+
+
+@click.group()
+def db() -> None:
+    """Create and migrate the store."""
+
+
+@db.command()
+@url_option
+@click.option("--revision", default="head", show_default=True)
+def upgrade(database_url: str | None, revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    url = resolve_url(database_url)
+    migrate.upgrade(url, revision)
+    click.echo(f"{redact(url)} is at {migrate.current(url)}")
+
+
+@db.command()
+@url_option
+def check(database_url: str | None) -> None:
+    """Fail if the models and the migrations disagree."""
+    migrate.check(resolve_url(database_url))
+    click.echo("no drift: models and migrations agree")
+
+
+@db.command()
+@url_option
+def current(database_url: str | None) -> None:
+    """Show the revision the store is at."""
+    click.echo(migrate.current(resolve_url(database_url)) or "not migrated")

@@ -1,0 +1,338 @@
+"""``mentiondesk.toml``: one validated file for brands, queries, sources, SLAs, voice and templates.
+
+A bad value is reported with its path and the rule it broke (``sources[2].interval: must be ≥ 15 s``),
+never as a traceback.  Secrets never live here: see ``console.secrets``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+CONFIG_ENV = "MENTIONDESK_CONFIG"
+DEFAULT_CONFIG_NAME = "mentiondesk.toml"
+BUILTIN_CONFIG = Path(__file__).parent / "default_config.toml"
+MIN_INTERVAL_S = 15
+
+Platform = Literal["x", "mastodon", "bluesky", "reddit", "rss", "demo"]
+UrgencyLevel = Literal["critical", "high", "normal", "low"]
+SourceKind = Literal["mentions", "search", "hashtag", "notifications", "inbox", "subreddit", "feed", "demo"]
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+class ConfigError(ValueError):
+    """The config file is missing, unreadable or invalid; ``problems`` lists each bad value."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Accept ``"15m"``, ``"1h"``, ``"2d"``, ``"90s"`` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration: write e.g. '15m', '1h', '2d' or a number of seconds")
+    number, unit = match.groups()
+    return timedelta(seconds=float(number) * _UNIT_SECONDS[unit])
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently disable a setting."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TeamConfig(Strict):
+    """The team's name and the time zone user-visible times are shown in."""
+
+    name: str = "Social care"
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as 'Europe/London'"
+            ) from None
+        return value
+
+
+class DatabaseConfig(Strict):
+    """Where the store lives; ``$MENTIONDESK_DATABASE_URL`` overrides it."""
+
+    url: str | None = None
+
+
+class BrandConfig(Strict):
+    """A brand (or competitor) with its handles per platform and its keywords."""
+
+    name: str = Field(min_length=1, max_length=120)
+    competitor: bool = False
+    competitor_of: str | None = None
+    handles: dict[Platform, str] = Field(default_factory=dict)
+    keywords: list[str] = Field(default_factory=list)
+
+
+class QueryConfig(Strict):
+    """A keyword or competitor search; its results are listen-only on X."""
+
+    name: str = Field(min_length=1)
+    brand: str
+    terms: list[str] = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    include_reposts: bool = False
+
+
+class SourceConfig(Strict):
+    """One connector run by the worker at its own interval."""
+
+    name: str = Field(min_length=1, max_length=120)
+    platform: Platform
+    kind: SourceKind
+    brand: str
+    query: str | None = None
+    interval: int = 60
+    enabled: bool = True
+    options: dict[str, str | int | float | bool | list[str]] = Field(default_factory=dict)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval_floor(cls, value: int) -> int:
+        if value < MIN_INTERVAL_S:
+            raise ValueError(f"must be ≥ {MIN_INTERVAL_S} s (got {value})")
+        return value
+
+
+class SlaPolicy(Strict):
+    """Response targets for one urgency level."""
+
+    urgency: UrgencyLevel
+    first_response: Duration
+    next_response: Duration | None = None
+    resolution: Duration | None = None
+
+    @model_validator(mode="after")
+    def _positive(self) -> SlaPolicy:
+        if self.first_response <= timedelta(0):
+            raise ValueError("first_response must be longer than zero")
+        return self
+
+
+def default_sla_policies() -> list[SlaPolicy]:
+    """Critical 15 min / high 1 h / normal 4 h / low 24 h for the first response."""
+    spec = [("critical", "15m", "4h"), ("high", "1h", "8h"), ("normal", "4h", "24h"), ("low", "24h", "72h")]
+    return [
+        SlaPolicy(urgency=u, first_response=parse_duration(f), resolution=parse_duration(r))  # type: ignore[arg-type]
+        for u, f, r in spec
+    ]
+
+
+class SlaConfig(Strict):
+    """SLA policies, one per urgency level."""
+
+    policies: list[SlaPolicy] = Field(default_factory=default_sla_policies)
+
+    @field_validator("policies")
+    @classmethod
+    def _one_per_urgency(cls, value: list[SlaPolicy]) -> list[SlaPolicy]:
+        seen = [p.urgency for p in value]
+        dupes = sorted({u for u in seen if seen.count(u) > 1})
+        if dupes:
+            raise ValueError(f"one policy per urgency level; repeated: {', '.join(dupes)}")
+        return value
+
+
+class VoiceRules(Strict):
+    """Brand-voice checks run on every reply before it is sent."""
+
+    brand: str | None = None
+    banned_phrases: list[str] = Field(default_factory=list)
+    sign_off: str | None = None
+    sign_off_example: str | None = None
+    emoji: Literal["allow", "limit", "none"] = "limit"
+    max_emoji: int = Field(default=2, ge=0)
+    max_length: int | None = Field(default=None, gt=0)
+    no_shouting: bool = True
+    apology_on_negative: bool = True
+    block_personal_data: bool = True
+
+    @field_validator("sign_off")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+
+class TemplateConfig(Strict):
+    """A saved reply with ``{variables}``."""
+
+    name: str = Field(min_length=1)
+    body: str = Field(min_length=1)
+    brand: str | None = None
+    topics: list[str] = Field(default_factory=list)
+
+
+class XBudgetConfig(Strict):
+    """X bills per post read: a monthly cap and the price, for cost estimates."""
+
+    monthly_read_cap: int = Field(default=10_000, ge=0)
+    price_per_read: float = Field(default=0.005, ge=0)
+
+
+class KeywordRule(Strict):
+    """A phrase that raises urgency, with the reason shown to agents."""
+
+    pattern: str
+    urgency: UrgencyLevel = "high"
+    reason: str | None = None
+
+
+class ClassifierConfig(Strict):
+    """Which model scores mentions, and the priority signals' settings."""
+
+    model: str = "default"
+    batch_size: int = Field(default=64, ge=1, le=4096)
+    vip_handles: list[str] = Field(default_factory=list)
+    keyword_rules: list[KeywordRule] = Field(default_factory=list)
+
+
+class AppConfig(Strict):
+    """The whole ``mentiondesk.toml``."""
+
+    team: TeamConfig = Field(default_factory=TeamConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    brands: list[BrandConfig] = Field(default_factory=list)
+    queries: list[QueryConfig] = Field(default_factory=list)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    sla: SlaConfig = Field(default_factory=SlaConfig)
+    voice: list[VoiceRules] = Field(default_factory=list)
+    templates: list[TemplateConfig] = Field(default_factory=list)
+    x: XBudgetConfig = Field(default_factory=XBudgetConfig)
+    classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> AppConfig:
+        problems = list(_reference_problems(self))
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def brand(self, name: str) -> BrandConfig:
+        """The brand called ``name``."""
+        return next(b for b in self.brands if b.name == name)
+
+    def sla_policy(self, urgency: str) -> SlaPolicy | None:
+        """The policy for an urgency level, if one is configured."""
+        return next((p for p in self.sla.policies if p.urgency == urgency), None)
+
+
+def _unique(items: list[Any], section: str) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for i, item in enumerate(items):
+        if item.name in seen:
+            out.append(f"{section}[{i}].name: {item.name!r} is used twice; names must be unique")
+        seen.add(item.name)
+    return out
+
+
+def _reference_problems(cfg: AppConfig) -> list[str]:
+    brands = {b.name for b in cfg.brands}
+    queries = {q.name for q in cfg.queries}
+    known = ", ".join(sorted(brands)) or "none configured"
+    out = _unique(cfg.brands, "brands") + _unique(cfg.sources, "sources") + _unique(cfg.queries, "queries")
+    refs: list[tuple[str, str | None]] = [
+        (f"brands[{i}].competitor_of", b.competitor_of) for i, b in enumerate(cfg.brands)
+    ]
+    refs += [(f"queries[{i}].brand", q.brand) for i, q in enumerate(cfg.queries)]
+    refs += [(f"sources[{i}].brand", s.brand) for i, s in enumerate(cfg.sources)]
+    refs += [(f"voice[{i}].brand", v.brand) for i, v in enumerate(cfg.voice)]
+    refs += [(f"templates[{i}].brand", t.brand) for i, t in enumerate(cfg.templates)]
+    out += [
+        f"{path}: unknown brand {name!r} (known: {known})"
+        for path, name in refs
+        if name and name not in brands
+    ]
+    for i, s in enumerate(cfg.sources):
+        if s.query and s.query not in queries:
+            out.append(f"sources[{i}].query: unknown query {s.query!r}")
+        if s.kind == "search" and not s.query:
+            out.append(f"sources[{i}].query: a search source needs a query")
+    return out
+
+
+def format_errors(error: ValidationError) -> list[str]:
+    """One line per bad value: ``path: rule``."""
+    lines = []
+    for err in error.errors():
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+        message = str(err["msg"]).removeprefix("Value error, ")
+        for part in message.split("\n"):
+            lines.append(f"{path}: {part}" if path and not _has_path(part) else part)
+    return lines
+
+
+def _has_path(message: str) -> bool:
+    return bool(re.match(r"^[a-z_]+(\[\d+\])?(\.[a-z_]+)*: ", message))
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> AppConfig:
+    """Validate a mapping, raising :class:`ConfigError` with readable problems."""
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, format_errors(exc)) from None
+
+
+def config_path(explicit: str | Path | None = None) -> Path:
+    """Explicit path, then ``$MENTIONDESK_CONFIG``, then ``./mentiondesk.toml``, then the built-in demo."""
+    for candidate in (explicit, os.environ.get(CONFIG_ENV)):
+        if candidate:
+            return Path(candidate)
+    local = Path(DEFAULT_CONFIG_NAME)
+    return local if local.exists() else BUILTIN_CONFIG
+
+
+def load_config(path: str | Path | None = None) -> AppConfig:
+    """Read and validate the config file."""
+    file = config_path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(file), ["file not found"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(file), [f"not valid TOML: {exc}"]) from None
+    return parse_config(data, str(file))

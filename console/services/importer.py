@@ -1,0 +1,90 @@
+"""Import mention files through the real ingest path, chunk by chunk."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+from sqlalchemy import update
+
+from connectors.base import Mention
+from connectors.file_import import ImportedMention, ImportFormatError, RowError, read_csv, read_jsonl
+from console.services.catalog import ensure_brand
+from console.services.store import Store
+from storage.enums import MentionStatus
+from storage.ingest import IngestResult, ingest_batch
+from storage.models import Mention as MentionRow
+
+CHUNK = 2_000
+
+
+@dataclass
+class ImportReport:
+    """What an import did; ``errors`` name each bad row's line."""
+
+    rows: int = 0
+    result: IngestResult = field(default_factory=IngestResult)
+    errors: list[RowError] = field(default_factory=list)
+
+
+def _reader(path: Path, fmt: str | None) -> Iterator[ImportedMention | RowError]:
+    kind = (fmt or path.suffix.lstrip(".")).lower()
+    if kind == "csv":
+        return read_csv(path)
+    if kind in ("jsonl", "ndjson", "json"):
+        return read_jsonl(path)
+    raise ImportFormatError(f"{path.name}: unknown format {kind!r}; use .csv or .jsonl (or --format)")
+
+
+def _chunks(
+    items: Iterable[ImportedMention | RowError], size: int
+) -> Iterator[list[ImportedMention | RowError]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _store_chunk(store: Store, records: list[ImportedMention], status: MentionStatus | None) -> IngestResult:
+    total = IngestResult()
+    with store.transaction() as session:
+        by_brand: dict[str | None, list[Mention]] = defaultdict(list)
+        for rec in records:
+            by_brand[rec.brand].append(rec.mention)
+        for brand, mentions in by_brand.items():
+            brand_id = ensure_brand(session, brand) if brand else None
+            total += ingest_batch(session, mentions, brand_id=brand_id)
+            if status is not None and status is not MentionStatus.NEW:
+                ids = [m.external_id for m in mentions]
+                session.execute(
+                    update(MentionRow)
+                    .where(MentionRow.external_id.in_(ids), MentionRow.status == MentionStatus.NEW)
+                    .values(status=status)
+                )
+    return total
+
+
+def import_file(
+    store: Store,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    status: MentionStatus | None = None,
+    chunk: int = CHUNK,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Ingest every good row of ``path``; each chunk commits on its own, so a re-run adds nothing."""
+    if not path.is_file():
+        raise ImportFormatError(f"{path}: no such file")
+    report = ImportReport()
+    for items in _chunks(_reader(path, fmt), chunk):
+        good = [i for i in items if isinstance(i, ImportedMention)]
+        report.errors.extend(i for i in items if isinstance(i, RowError))
+        report.rows += len(items)
+        if good:
+            report.result += _store_chunk(store, good, status)
+        if progress:
+            progress(len(items))
+    return report
