@@ -6,10 +6,10 @@ Each bad row becomes a :class:`RowError` with its line number; good rows are kep
 from __future__ import annotations
 
 import csv
-import json
 import hashlib
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -151,8 +151,9 @@ def read_csv(path: Path) -> Iterator[ImportedMention | RowError]:
 
 def read_jsonl(path: Path) -> Iterator[ImportedMention | RowError]:
     """Yield records from X API v2 response pages, one JSON object per line, as twarc2 writes them."""
-    from connectors.x_payloads import page_to_mentions  # noqa: PLC0415 - keeps CSV imports light
+    from connectors.x.mapping import PageContext, map_page
 
+    ctx = PageContext(frozenset(), "", True, f"file:{path.name}", datetime.now(UTC))
     with path.open(encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():
@@ -165,8 +166,8 @@ def read_jsonl(path: Path) -> Iterator[ImportedMention | RowError]:
             if not isinstance(page, dict) or not isinstance(page.get("data", []), list | dict):
                 yield RowError(line_no, "not an X API v2 page: expected an object with 'data' and 'includes'")
                 continue
-            mentions, skipped = page_to_mentions(page, source_url=f"file:{path.name}")
-            for m in mentions:
-                yield ImportedMention(m, None, line_no)
-            for s in skipped:
-                yield RowError(line_no, f"post {s.external_id or '?'}: {s.reason}")
+            mapped = map_page(page, ctx)
+            for m in mapped.mentions:
+                yield ImportedMention(replace(m, replyable=False, replyable_reason=IMPORT_REASON), None, line_no)
+            for skipped in mapped.skipped:
+                yield RowError(line_no, f"post {skipped.external_id or '?'}: {skipped.reason}")

@@ -11,11 +11,13 @@ import click
 
 # name -> ("module:attribute", one-line help); each area registers its commands here.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("console.commands.config_cmd:config_group", "Validate mentiondesk.toml."),
     "db": ("console.commands.db:db", "Create and migrate the store."),
     "demo": ("console.commands.demo:demo", "Demo store, live worker and console in one command."),
     "generate": ("console.commands.demo:generate", "Fill a store with seeded generated mentions."),
     "import": ("console.commands.data:import_command", "Import mentions from CSV or X API v2 JSONL."),
     "serve": ("console.commands.demo:serve", "Serve the console on an existing store."),
+    "worker": ("console.commands.worker:worker", "Run sources, classification and the outbox."),
 }
 
 

@@ -53,7 +53,7 @@ def _sync_sources(session: Session, cfg: AppConfig, brands: dict[str, int]) -> d
         source.brand_id = brands[sc.brand]
         source.enabled = sc.enabled
         source.interval_s = sc.interval
-        source.config = {"query": sc.query, **sc.options}
+        source.config = {"query": sc.query, "brand": sc.brand, **sc.options}
         session.add(source)
         existing[sc.name] = source
     session.flush()

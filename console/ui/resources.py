@@ -1,0 +1,29 @@
+"""Process-wide resources for the pages, cached once per server."""
+
+from __future__ import annotations
+
+import os
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from console.config import AppConfig, load_config
+from console.services.store import Store, open_store
+
+
+@st.cache_resource(show_spinner=False)
+def get_store() -> Store:
+    """One engine per server process; the URL comes from env, then config, then the SQLite default."""
+    cfg = get_config()
+    return open_store(os.environ.get("MENTIONDESK_DATABASE_URL") or cfg.database.url)
+
+
+@st.cache_resource(show_spinner=False)
+def get_config() -> AppConfig:
+    """The validated ``mentiondesk.toml`` (or the built-in demo config)."""
+    return load_config()
+
+
+def team_zone() -> ZoneInfo:
+    """User-visible times are shown in the team's time zone; storage stays UTC."""
+    return ZoneInfo(get_config().team.timezone)
