@@ -1,0 +1,202 @@
+"""Seed a store with the generated demo: brands, users, 30 days of mentions and the team's history."""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+
+from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from connectors.demo.generator import generate_mentions
+from connectors.demo.records import GeneratedMention
+from connectors.demo.world import DEFAULT_WORLD
+from console.config import AppConfig
+from console.services.catalog import sync_config
+from console.services.store import Store
+from console.services.users import create_user
+from storage.enums import MentionStatus, ReplyState, Role
+from storage.ingest import IngestResult, ingest_batch
+from storage.models import Classification, Mention, Reply, User
+
+SEED_MODEL = ("demo-seed", "1")
+"""Seeded labels are the generator's intent, recorded under their own model name, never passed off as a model's."""
+CHUNK = 2_000
+URGENCY_BASE = {"critical": 85, "high": 65, "normal": 40, "low": 15}
+STAFF = (
+    ("admin", Role.ADMIN, "Ada Admin"),
+    ("maya", Role.MANAGER, "Maya Manager"),
+    ("alex", Role.ANALYST, "Alex Analyst"),
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """A demo account printed at start-up."""
+
+    username: str
+    password: str
+    role: str
+
+
+def demo_password(username: str) -> str:
+    """Demo passwords are public by design; real users set their own with ``mentiondesk user add``."""
+    return f"{username}-demo-2026"
+
+
+def _username(agent: str) -> str:
+    first = agent.split()[0].lower()
+    return unicodedata.normalize("NFKD", first).encode("ascii", "ignore").decode()
+
+
+def ensure_demo_users(session: Session) -> dict[str, int]:
+    """Staff for each role plus every demo brand's care agents; returns username -> id."""
+    wanted = list(STAFF) + [
+        (_username(agent), Role.AGENT, agent) for brand in DEFAULT_WORLD.own_brands for agent in brand.agents
+    ]
+    existing = dict(session.execute(select(User.username, User.id)).all())
+    for username, role, name in wanted:
+        if username not in existing:
+            existing[username] = create_user(session, username, demo_password(username), role, name).id
+    return existing
+
+
+def demo_logins() -> list[DemoLogin]:
+    """One login per role, for the start-up banner."""
+    agent = _username(DEFAULT_WORLD.own_brands[0].agents[0])
+    people = [(agent, Role.AGENT)] + [(u, r) for u, r, _ in STAFF]
+    return [DemoLogin(u, demo_password(u), r.value) for u, r in people]
+
+
+def seed_priority(urgency: str, followers: int, rng: random.Random) -> int:
+    """A plausible priority for seeded history: urgency first, reach second."""
+    reach = min(10, len(str(max(followers, 1))) * 1.5)
+    return max(0, min(100, int(URGENCY_BASE.get(urgency, 40) + reach + rng.uniform(-5, 5))))
+
+
+def _probabilities(sentiment: str, rng: random.Random) -> tuple[float, float, float]:
+    main = rng.uniform(0.6, 0.95)
+    rest = (1 - main) / 2
+    order = ("negative", "neutral", "positive")
+    return tuple(main if s == sentiment else rest for s in order)  # type: ignore[return-value]
+
+
+def _chunks(items: Iterable[GeneratedMention], size: int) -> Iterator[list[GeneratedMention]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+class _Seeder:
+    """Applies generated history (labels, outcomes, replies) on top of ingested mentions."""
+
+    def __init__(self, cfg: AppConfig, brands: dict[str, int], users: dict[str, int], seed: int) -> None:
+        self.cfg, self.brands, self.users = cfg, brands, users
+        self.rng = random.Random(seed)
+
+    def store_chunk(self, session: Session, chunk: list[GeneratedMention]) -> IngestResult:
+        by_brand: dict[str, list[GeneratedMention]] = defaultdict(list)
+        for g in chunk:
+            by_brand[g.brand].append(g)
+        result = IngestResult()
+        for brand, items in by_brand.items():
+            result += ingest_batch(session, [g.mention for g in items], brand_id=self.brands.get(brand))
+        ids = self._ids(session, chunk)
+        inbound = [
+            g for g in chunk if not g.mention.is_brand_post and (g.mention.platform, g.mention.external_id) in ids
+        ]
+        self._label(session, inbound, ids)
+        return result
+
+    def _ids(self, session: Session, chunk: list[GeneratedMention]) -> dict[tuple[str, str], int]:
+        query = select(Mention.platform, Mention.external_id, Mention.id).where(
+            Mention.external_id.in_([g.mention.external_id for g in chunk]),
+            ~exists().where(Classification.mention_id == Mention.id),  # seeded once, even on a re-run
+        )
+        return {(p, e): i for p, e, i in session.execute(query)}
+
+    def _label(self, session: Session, items: list[GeneratedMention], ids: dict[tuple[str, str], int]) -> None:
+        updates, labels, replies = [], [], []
+        for g in items:
+            mention_id = ids[(g.mention.platform, g.mention.external_id)]
+            followers = g.mention.author.followers if g.mention.author else 0
+            priority = seed_priority(g.urgency, followers, self.rng)
+            policy = self.cfg.sla_policy(g.urgency)
+            due = g.mention.created_at + policy.first_response if policy and g.mention.replyable else None
+            row = {
+                "id": mention_id,
+                "sentiment": g.sentiment,
+                "urgency": g.urgency,
+                "priority": priority,
+                "sla_due_at": due,
+            }
+            row.update(self._outcome(g, mention_id, replies))
+            updates.append(row)
+            neg, neu, pos = _probabilities(g.sentiment, self.rng)
+            labels.append(
+                {"mention_id": mention_id, "model_name": SEED_MODEL[0], "model_version": SEED_MODEL[1],
+                 "sentiment": g.sentiment, "p_negative": neg, "p_neutral": neu, "p_positive": pos,
+                 "urgency": g.urgency, "urgency_score": URGENCY_BASE[g.urgency] / 100, "priority": priority,
+                 "topics": [g.topic], "language": g.mention.language, "explanation": [], "is_current": True,
+                 "created_at": g.mention.fetched_at}
+            )  # fmt: skip
+        if updates:
+            session.execute(update(Mention), updates)
+            session.execute(insert(Classification), labels)
+        if replies:
+            session.execute(insert(Reply), replies)
+
+    def _outcome(self, g: GeneratedMention, mention_id: int, replies: list[dict[str, object]]) -> dict[str, object]:
+        o = g.outcome
+        if o is None:
+            return {"status": MentionStatus.NEW.value}
+        agent_id = self.users.get(_username(o.agent))
+        row: dict[str, object] = {"status": o.status, "assignee_id": agent_id, "assigned_at": o.acted_at}
+        if o.replied:
+            row["first_response_at"] = o.acted_at
+            replies.append(
+                {"mention_id": mention_id, "user_id": agent_id, "text": o.reply_text, "state": ReplyState.SENT.value,
+                 "idempotency_key": f"demo-{g.mention.platform}-{g.mention.external_id}", "attempts": 1,
+                 "external_id": o.reply_external_id, "created_at": o.acted_at, "updated_at": o.acted_at,
+                 "sent_at": o.acted_at}
+            )  # fmt: skip
+        if o.resolved_at:
+            row["resolved_at"] = o.resolved_at
+        return row
+
+
+def store_is_empty(store: Store) -> bool:
+    """True before the first seed."""
+    with store.read() as session:
+        return not session.scalar(select(func.count()).select_from(Mention))
+
+
+def seed_demo(
+    store: Store,
+    cfg: AppConfig,
+    *,
+    mentions: int = 5_000,
+    seed: int = 42,
+    days: int = 30,
+    now: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> IngestResult:
+    """Load the demo: config catalog, users, and ``mentions`` generated posts ending now."""
+    now = now or datetime.now(UTC)
+    with store.transaction() as session:
+        catalog = sync_config(session, cfg)
+        users = ensure_demo_users(session)
+    seeder = _Seeder(cfg, catalog.brands, users, seed)
+    total = IngestResult()
+    generated = generate_mentions(mentions, seed=seed, start=now - timedelta(days=days), end=now - timedelta(minutes=1))
+    for chunk in _chunks(generated, CHUNK):
+        with store.transaction() as session:
+            total += seeder.store_chunk(session, chunk)
+        if progress:
+            progress(len(chunk))
+    return total
