@@ -13,15 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Table, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.enums import MentionStatus
-from storage.models import Author, Mention, Source, utcnow
-
-KEY_CHUNK = 900
-"""Keys per IN (...) query: below SQLite's historic 999-variable limit."""
+from storage.models import Mention, Source, utcnow
+from storage.staging import Column, converters, stage
+from storage.types import UTCDateTime
 
 _METRIC_COLUMNS = ("like_count", "repost_count", "reply_count", "quote_count")
 
@@ -95,14 +93,19 @@ class _Unset:
 UNCHANGED = _Unset()
 
 
-def _upsert(session: Session, table: Table) -> Any:
-    """The dialect's INSERT that understands ON CONFLICT."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"ingest supports sqlite and postgresql, not {dialect}")
+AUTHOR_STAGE = "_md_stage_authors"
+MENTION_STAGE = "_md_stage_mentions"
+AUTHOR_COLUMNS: list[Column] = [
+    ("platform", "text"), ("external_id", "text"), ("handle", "text"), ("display_name", "text"),
+    ("followers", "int"), ("verified", "bool"),
+]  # fmt: skip
+MENTION_COLUMNS: list[Column] = [
+    ("platform", "text"), ("external_id", "text"), ("text", "text"), ("language", "text"), ("url", "text"),
+    ("created_at", "time"), ("fetched_at", "time"), ("conversation_id", "text"), ("in_reply_to", "text"),
+    ("is_brand_post", "bool"), ("like_count", "int"), ("repost_count", "int"), ("reply_count", "int"),
+    ("quote_count", "int"), ("replyable", "bool"), ("replyable_reason", "text"), ("raw", "json"),
+    ("author_platform", "text"), ("author_external_id", "text"),
+]  # fmt: skip
 
 
 def _dedupe(mentions: Iterable[IncomingMention]) -> tuple[list[IncomingMention], int]:
@@ -115,133 +118,148 @@ def _dedupe(mentions: Iterable[IncomingMention]) -> tuple[list[IncomingMention],
     return list(latest.values()), total - len(latest)
 
 
-def _chunks(items: Sequence[Any], size: int = KEY_CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _distinct(dialect: str, a: str, b: str) -> str:
+    return f"{a} IS NOT {b}" if dialect == "sqlite" else f"{a} IS DISTINCT FROM {b}"
 
 
-def upsert_authors(session: Session, authors: Iterable[IncomingAuthor]) -> dict[tuple[str, str], int]:
-    """Insert or refresh authors; return their ids by (platform, external_id)."""
+def _author_rows(mentions: Sequence[IncomingMention], conv: dict[str, Any]) -> list[tuple[Any, ...]]:
+    to_bool = conv["bool"]
     unique: dict[tuple[str, str], IncomingAuthor] = {}
-    for a in authors:
-        unique[(a.platform, a.external_id)] = a
-    if not unique:
-        return {}
-    now = utcnow()
-    rows = [
-        {
-            "platform": a.platform,
-            "external_id": a.external_id,
-            "handle": a.handle,
-            "display_name": a.display_name,
-            "followers": int(a.followers or 0),
-            "verified": bool(a.verified),
-            "is_vip": False,
-            "first_seen_at": now,
-            "updated_at": now,
-        }
+    for m in mentions:
+        if m.author is not None:
+            unique[(m.author.platform, m.author.external_id)] = m.author
+    return [
+        (a.platform, a.external_id, a.handle, a.display_name, int(a.followers or 0), to_bool(a.verified))
         for a in unique.values()
     ]
-    table = Author.__table__
-    stmt = _upsert(session, table)  # type: ignore[arg-type]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["platform", "external_id"],
-        set_={
-            "handle": stmt.excluded.handle,
-            "display_name": stmt.excluded.display_name,
-            "followers": stmt.excluded.followers,
-            "verified": stmt.excluded.verified,
-            "updated_at": stmt.excluded.updated_at,
-        },
-    )
-    session.execute(stmt, rows)
-    return _author_ids(session, list(unique))
 
 
-def _author_ids(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    ids: dict[tuple[str, str], int] = {}
-    for platform, ext_ids in _group_by_platform(keys).items():
-        for chunk in _chunks(ext_ids):
-            query = select(Author.id, Author.external_id).where(
-                Author.platform == platform, Author.external_id.in_(chunk)
-            )
-            for author_id, external_id in session.execute(query):
-                ids[(platform, external_id)] = author_id
-    return ids
+def _mention_rows(mentions: Sequence[IncomingMention], conv: dict[str, Any]) -> list[tuple[Any, ...]]:
+    to_time, to_json, to_bool = conv["time"], conv["json"], conv["bool"]
+    rows = []
+    for m in mentions:
+        x, a = m.metrics, m.author
+        rows.append(
+            (
+                m.platform,
+                m.external_id,
+                m.text,
+                m.language,
+                m.url,
+                to_time(m.created_at),
+                to_time(m.fetched_at),
+                m.conversation_id,
+                m.in_reply_to_id,
+                to_bool(m.is_brand_post),
+                int(x.likes or 0),
+                int(x.reposts or 0),
+                int(x.replies or 0),
+                int(x.quotes or 0),
+                to_bool(m.replyable and not m.is_brand_post),
+                m.replyable_reason,
+                to_json(dict(m.raw)),
+                a.platform if a else None,
+                a.external_id if a else None,
+            )  # fmt: skip
+        )
+    return rows
 
 
-def _group_by_platform(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = {}
-    for platform, external_id in keys:
-        grouped.setdefault(platform, []).append(external_id)
-    return grouped
+def _upsert_authors_sql(dialect: str) -> str:
+    fields = ("handle", "display_name", "followers", "verified")
+    changed = " OR ".join(_distinct(dialect, f"authors.{c}", f"excluded.{c}") for c in fields)
+    return f"""
+        INSERT INTO authors (platform, external_id, handle, display_name, followers, verified, is_vip,
+                             first_seen_at, updated_at)
+        SELECT platform, external_id, handle, display_name, followers, verified, :no, :now, :now
+        FROM {AUTHOR_STAGE} WHERE true
+        ON CONFLICT (platform, external_id) DO UPDATE SET
+            handle = excluded.handle, display_name = excluded.display_name, followers = excluded.followers,
+            verified = excluded.verified, updated_at = excluded.updated_at
+        WHERE {changed}
+    """  # noqa: S608 - table names are module constants, values are bound
 
 
-def _stored_metrics(
-    session: Session, keys: list[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[int, int, int, int]]:
-    stored: dict[tuple[str, str], tuple[int, int, int, int]] = {}
-    cols = [getattr(Mention, c) for c in _METRIC_COLUMNS]
-    for platform, ext_ids in _group_by_platform(keys).items():
-        for chunk in _chunks(ext_ids):
-            query = select(Mention.external_id, *cols).where(
-                Mention.platform == platform, Mention.external_id.in_(chunk)
-            )
-            for external_id, *metrics in session.execute(query):
-                stored[(platform, external_id)] = tuple(metrics)  # type: ignore[assignment]
-    return stored
+def _upsert_mentions_sql(dialect: str) -> str:
+    changed = " OR ".join(_distinct(dialect, f"mentions.{c}", f"excluded.{c}") for c in _METRIC_COLUMNS)
+    return f"""
+        INSERT INTO mentions (platform, external_id, source_id, brand_id, author_id, text, language, url,
+            created_at, fetched_at, conversation_id, in_reply_to_external_id, is_brand_post, like_count,
+            repost_count, reply_count, quote_count, metrics_updated_at, replyable, replyable_reason, raw,
+            status, updated_at)
+        SELECT s.platform, s.external_id, :source_id, :brand_id, a.id, s.text, s.language, s.url,
+            s.created_at, s.fetched_at, s.conversation_id, s.in_reply_to, s.is_brand_post, s.like_count,
+            s.repost_count, s.reply_count, s.quote_count, :now, s.replyable, s.replyable_reason, s.raw,
+            :status, :now
+        FROM {MENTION_STAGE} s
+        LEFT JOIN authors a ON a.platform = s.author_platform AND a.external_id = s.author_external_id
+        WHERE true
+        ON CONFLICT (platform, external_id) DO UPDATE SET
+            like_count = excluded.like_count, repost_count = excluded.repost_count,
+            reply_count = excluded.reply_count, quote_count = excluded.quote_count,
+            metrics_updated_at = excluded.metrics_updated_at
+        WHERE {changed}
+        RETURNING (xmax = 0)
+    """  # noqa: S608
 
 
-def _metrics_of(m: IncomingMention) -> tuple[int, int, int, int]:
-    x = m.metrics
-    return (int(x.likes or 0), int(x.reposts or 0), int(x.replies or 0), int(x.quotes or 0))
+def _store_authors(session: Session, mentions: Sequence[IncomingMention], conv: dict[str, Any], now: datetime) -> int:
+    rows = _author_rows(mentions, conv)
+    if not rows:
+        return 0
+    stage(session, AUTHOR_STAGE, AUTHOR_COLUMNS, rows)
+    dialect = session.get_bind().dialect.name
+    statement = text(_upsert_authors_sql(dialect)).bindparams(bindparam("now", type_=UTCDateTime))
+    session.execute(statement, {"now": now, "no": conv["bool"](False)})
+    return len(rows)
 
 
-def _mention_row(
-    m: IncomingMention, author_id: int | None, source_id: int | None, brand_id: int | None, now: datetime
-) -> dict[str, Any]:
-    likes, reposts, replies, quotes = _metrics_of(m)
-    return {
-        "platform": m.platform,
-        "external_id": m.external_id,
-        "source_id": source_id,
-        "brand_id": brand_id,
-        "author_id": author_id,
-        "text": m.text,
-        "language": m.language,
-        "url": m.url,
-        "created_at": m.created_at,
-        "fetched_at": m.fetched_at,
-        "conversation_id": m.conversation_id,
-        "in_reply_to_external_id": m.in_reply_to_id,
-        "is_brand_post": bool(m.is_brand_post),
-        "like_count": likes,
-        "repost_count": reposts,
-        "reply_count": replies,
-        "quote_count": quotes,
-        "metrics_updated_at": now,
-        "replyable": bool(m.replyable) and not m.is_brand_post,
-        "replyable_reason": m.replyable_reason,
-        "raw": dict(m.raw),
-        "status": MentionStatus.NEW.value,
-        "updated_at": now,
-    }
+def _store_mentions(
+    session: Session, mentions: Sequence[IncomingMention], conv: dict[str, Any], now: datetime,
+    source_id: int | None, brand_id: int | None,
+) -> tuple[int, int]:  # fmt: skip
+    """Upsert; return (inserted, updated).  PostgreSQL goes through COPY + staging, SQLite straight in."""
+    rows = _mention_rows(mentions, conv)
+    if session.get_bind().dialect.name == "sqlite":
+        return _store_mentions_sqlite(session, rows, conv["time"](now), source_id, brand_id)
+    stage(session, MENTION_STAGE, MENTION_COLUMNS, rows)
+    statement = text(_upsert_mentions_sql("postgresql")).bindparams(bindparam("now", type_=UTCDateTime))
+    params = {"now": now, "source_id": source_id, "brand_id": brand_id, "status": MentionStatus.NEW.value}
+    inserted_flags = [row[0] for row in session.execute(statement, params)]
+    inserted = sum(1 for was_insert in inserted_flags if was_insert)
+    return inserted, len(inserted_flags) - inserted
 
 
-def _upsert_mentions(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert new rows; refresh metrics of stored ones only when they changed."""
-    table = Mention.__table__
-    stmt = _upsert(session, table)  # type: ignore[arg-type]
-    changed = or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in _METRIC_COLUMNS))
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["platform", "external_id"],
-        set_={
-            **{c: stmt.excluded[c] for c in _METRIC_COLUMNS},
-            "metrics_updated_at": stmt.excluded.metrics_updated_at,
-        },
-        where=changed,
-    )
-    session.execute(stmt, rows)
+def _sqlite_upsert_sql() -> str:
+    changed = " OR ".join(_distinct("sqlite", f"mentions.{c}", f"excluded.{c}") for c in _METRIC_COLUMNS)
+    return f"""
+        INSERT INTO mentions (platform, external_id, text, language, url, created_at, fetched_at,
+            conversation_id, in_reply_to_external_id, is_brand_post, like_count, repost_count, reply_count,
+            quote_count, replyable, replyable_reason, raw, author_id, source_id, brand_id,
+            metrics_updated_at, status, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+            (SELECT id FROM authors WHERE platform = ? AND external_id = ?), ?, ?, ?, ?, ?)
+        ON CONFLICT (platform, external_id) DO UPDATE SET
+            like_count = excluded.like_count, repost_count = excluded.repost_count,
+            reply_count = excluded.reply_count, quote_count = excluded.quote_count,
+            metrics_updated_at = excluded.metrics_updated_at
+        WHERE {changed}
+    """  # noqa: S608
+
+
+_SQLITE_UPSERT = _sqlite_upsert_sql()
+
+
+def _store_mentions_sqlite(
+    session: Session, rows: list[tuple[Any, ...]], now: str, source_id: int | None, brand_id: int | None
+) -> tuple[int, int]:
+    """One executemany; SQLite has one writer at a time, so new rowids are exactly those above the old maximum."""
+    before = session.scalar(select(func.max(Mention.id))) or 0
+    tail = (source_id, brand_id, now, MentionStatus.NEW.value, now)
+    result = session.connection().exec_driver_sql(_SQLITE_UPSERT, [row + tail for row in rows])  # type: ignore[arg-type]
+    changed = max(result.rowcount, 0)
+    inserted = (session.scalar(select(func.max(Mention.id))) or 0) - before
+    return inserted, changed - inserted
 
 
 def _record_native_replies(session: Session, mentions: Sequence[IncomingMention]) -> None:
@@ -262,9 +280,7 @@ def _record_native_replies(session: Session, mentions: Sequence[IncomingMention]
         )
 
 
-def save_cursor(
-    session: Session, source_id: int, cursor: str | None, *, new: int = 0, reads: int = 0
-) -> None:
+def save_cursor(session: Session, source_id: int, cursor: str | None, *, new: int = 0, reads: int = 0) -> None:
     """Move a source's cursor (and its counters) inside the caller's transaction."""
     now = utcnow()
     session.execute(
@@ -290,30 +306,17 @@ def ingest_batch(
 ) -> IngestResult:
     """Store a batch idempotently and, with ``source_id``, move its cursor in the same transaction."""
     unique, in_batch_dupes = _dedupe(mentions)
-    if not unique:
-        if source_id is not None and not isinstance(next_cursor, _Unset):
-            save_cursor(session, source_id, next_cursor, reads=reads)
-        return IngestResult(duplicates=in_batch_dupes)
-    author_ids = upsert_authors(session, (m.author for m in unique if m.author is not None))
-    keys = [(m.platform, m.external_id) for m in unique]
-    stored = _stored_metrics(session, keys)
-    now = utcnow()
-    rows, new, updated, dupes = [], 0, 0, in_batch_dupes
-    for m in unique:
-        author_id = author_ids.get((m.author.platform, m.author.external_id)) if m.author else None
-        rows.append(_mention_row(m, author_id, source_id, brand_id, now))
-        previous = stored.get((m.platform, m.external_id))
-        if previous is None:
-            new += 1
-        elif previous != _metrics_of(m):
-            updated += 1
-        else:
-            dupes += 1
-    _upsert_mentions(session, rows)
-    _record_native_replies(session, unique)
+    new = updated = authors = 0
+    if unique:
+        now = utcnow()
+        conv = converters(session.get_bind().dialect.name)
+        authors = _store_authors(session, unique, conv, now)
+        new, updated = _store_mentions(session, unique, conv, now, source_id, brand_id)
+        _record_native_replies(session, unique)
     if source_id is not None and not isinstance(next_cursor, _Unset):
         save_cursor(session, source_id, next_cursor, new=new, reads=reads)
-    return IngestResult(new=new, updated=updated, duplicates=dupes, authors=len(author_ids))
+    duplicates = in_batch_dupes + len(unique) - new - updated
+    return IngestResult(new=new, updated=updated, duplicates=duplicates, authors=authors)
 
 
-__all__ = ["UNCHANGED", "IngestResult", "IncomingMention", "ingest_batch", "save_cursor", "upsert_authors"]
+__all__ = ["UNCHANGED", "IncomingMention", "IngestResult", "ingest_batch", "save_cursor"]

@@ -327,9 +327,7 @@ class LabelFeedback(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    classification_id: Mapped[int | None] = mapped_column(
-        ForeignKey("classifications.id", ondelete="SET NULL")
-    )
+    classification_id: Mapped[int | None] = mapped_column(ForeignKey("classifications.id", ondelete="SET NULL"))
     field: Mapped[FeedbackField] = mapped_column(str_enum(FeedbackField))
     old_value: Mapped[str | None] = mapped_column(String(16))
     new_value: Mapped[str] = mapped_column(String(16))
@@ -365,6 +363,21 @@ class LoginAttempt(Base):
     succeeded: Mapped[bool] = mapped_column(Boolean)
 
 
+class AuthSession(Base):
+    """A signed-in browser: only the SHA-256 of its random cookie token is stored."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (Index("ix_auth_sessions_user", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Setting(Base):
     """Admin-edited settings (SLA policies, voice rules...) that override the config file."""
 
@@ -396,6 +409,7 @@ class Alert(Base):
 __all__ = [
     "Alert",
     "AuditEntry",
+    "AuthSession",
     "Author",
     "Base",
     "Brand",

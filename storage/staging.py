@@ -1,0 +1,72 @@
+"""Load rows into a per-connection TEMP table fast: executemany on SQLite, COPY on PostgreSQL.
+
+Bulk upserts then run as one ``INSERT … SELECT … ON CONFLICT`` from the staging table, which
+skips the ORM's per-row parameter processing (the dominant cost at 10⁴–10⁵ rows/s).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+# (name, portable type) — the type names below are valid on both backends.
+Column = tuple[str, str]
+_PG_TYPES = {"text": "text", "int": "bigint", "bool": "boolean", "time": "timestamptz", "json": "jsonb"}
+_SQLITE_TYPES = {"text": "TEXT", "int": "INTEGER", "bool": "INTEGER", "time": "DATETIME", "json": "JSON"}
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")).encode
+"""One encoder for every row: ``json.dumps`` with options builds a new encoder per call."""
+
+
+def _json(value: Any) -> str:
+    return _encode(value)
+
+
+def converters(dialect: str) -> dict[str, Callable[[Any], Any]]:
+    """Per-type value converters matching what SQLAlchemy itself would store on ``dialect``."""
+    if dialect == "sqlite":
+        return {
+            "time": lambda v: None if v is None else _utc(v).replace(tzinfo=None).strftime(_SQLITE_TIME),
+            "json": lambda v: None if v is None else _json(v),
+            "bool": lambda v: None if v is None else int(bool(v)),
+        }
+    return {
+        "time": lambda v: None if v is None else _utc(v),
+        "json": lambda v: None if v is None else _json(v),
+        "bool": lambda v: None if v is None else bool(v),
+    }
+
+
+def stage(session: Session, name: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> None:
+    """Replace the content of TEMP table ``name`` with ``rows`` (already converted with :func:`converters`)."""
+    conn = session.connection()
+    dialect = conn.dialect.name
+    col_names = ", ".join(c for c, _ in columns)
+    if dialect == "sqlite":
+        ddl = ", ".join(f"{c} {_SQLITE_TYPES[t]}" for c, t in columns)
+        conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({ddl})")
+        conn.exec_driver_sql(f"DELETE FROM {name}")
+        marks = ", ".join("?" for _ in columns)
+        data = list(rows)
+        if data:
+            conn.exec_driver_sql(f"INSERT INTO {name} ({col_names}) VALUES ({marks})", data)  # type: ignore[arg-type]
+        return
+    if dialect != "postgresql":
+        raise NotImplementedError(f"staging supports sqlite and postgresql, not {dialect}")
+    ddl = ", ".join(f"{c} {_PG_TYPES[t]}" for c, t in columns)
+    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({ddl}) ON COMMIT DELETE ROWS")
+    conn.exec_driver_sql(f"DELETE FROM {name}")
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {name} ({col_names}) FROM STDIN") as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row(row)
