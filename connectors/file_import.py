@@ -97,9 +97,7 @@ def _int(value: str | None) -> int:
     return number
 
 
-def _row_to_mention(
-    row: dict[str, str], cols: dict[str, str], source_name: str
-) -> tuple[Mention, str | None]:
+def _row_to_mention(row: dict[str, str], cols: dict[str, str], source_name: str) -> tuple[Mention, str | None]:
     get = lambda key: (row.get(cols[key]) or "").strip() if key in cols else ""  # noqa: E731
     text = row.get(cols["text"]) or ""
     if not text.strip():
@@ -108,9 +106,7 @@ def _row_to_mention(
     if created is None:
         raise ValueError("missing created_at")
     platform = get("platform").lower() or "x"
-    external_id = (
-        get("external_id") or "sha256:" + hashlib.sha256(f"{created.isoformat()}|{text}".encode()).hexdigest()
-    )
+    external_id = get("external_id") or "sha256:" + hashlib.sha256(f"{created.isoformat()}|{text}".encode()).hexdigest()
     handle = get("author").lstrip("@")
     author = None
     if handle:
@@ -134,9 +130,7 @@ def read_csv(path: Path) -> Iterator[ImportedMention | RowError]:
         missing = [c for c in REQUIRED if c not in cols]
         if missing:
             accepted = "; ".join(f"{c}: {', '.join(CSV_COLUMNS[c])}" for c in missing)
-            raise ImportFormatError(
-                f"{path.name}: missing required column(s) — accepted names are {accepted}"
-            )
+            raise ImportFormatError(f"{path.name}: missing required column(s) — accepted names are {accepted}")
         start = reader.line_num + 1
         for row in reader:
             try:

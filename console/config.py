@@ -79,9 +79,7 @@ class TeamConfig(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}: use an IANA name such as 'Europe/London'"
-            ) from None
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'Europe/London'") from None
         return value
 
 
@@ -281,11 +279,7 @@ def _reference_problems(cfg: AppConfig) -> list[str]:
     refs += [(f"sources[{i}].brand", s.brand) for i, s in enumerate(cfg.sources)]
     refs += [(f"voice[{i}].brand", v.brand) for i, v in enumerate(cfg.voice)]
     refs += [(f"templates[{i}].brand", t.brand) for i, t in enumerate(cfg.templates)]
-    out += [
-        f"{path}: unknown brand {name!r} (known: {known})"
-        for path, name in refs
-        if name and name not in brands
-    ]
+    out += [f"{path}: unknown brand {name!r} (known: {known})" for path, name in refs if name and name not in brands]
     for i, s in enumerate(cfg.sources):
         if s.query and s.query not in queries:
             out.append(f"sources[{i}].query: unknown query {s.query!r}")

@@ -27,13 +27,10 @@ def test_builtin_demo_config_is_valid() -> None:
 
 def test_interval_below_floor_names_its_path() -> None:
     sources = [
-        {"name": f"s{i}", "platform": "demo", "kind": "demo", "brand": "Skyline Air", "interval": 60}
-        for i in range(3)
+        {"name": f"s{i}", "platform": "demo", "kind": "demo", "brand": "Skyline Air", "interval": 60} for i in range(3)
     ]
     sources[2]["interval"] = 5
-    assert _problems({"brands": [BRAND], "sources": sources}) == [
-        "sources[2].interval: must be ≥ 15 s (got 5)"
-    ]
+    assert _problems({"brands": [BRAND], "sources": sources}) == ["sources[2].interval: must be ≥ 15 s (got 5)"]
 
 
 @pytest.mark.parametrize(

@@ -55,9 +55,7 @@ def test_importing_twice_adds_nothing(store: Store, tmp_path: Path) -> None:
     assert _count(store) == 3
 
 
-def test_missing_required_column_is_one_clear_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_missing_required_column_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "nope.csv"
     path.write_text("foo,bar\n1,2\n", encoding="utf-8")
     code = main(["import", str(path), "--database-url", f"sqlite:///{tmp_path / 's.db'}"])

@@ -18,9 +18,7 @@ MAX_ERRORS_SHOWN = 20
 @click.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @url_option
-@click.option(
-    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None, help="Default: from the suffix."
-)
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None, help="Default: from the suffix.")
 @click.option(
     "--status",
     type=click.Choice([s.value for s in MentionStatus]),

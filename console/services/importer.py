@@ -39,9 +39,7 @@ def _reader(path: Path, fmt: str | None) -> Iterator[ImportedMention | RowError]
     raise ImportFormatError(f"{path.name}: unknown format {kind!r}; use .csv or .jsonl (or --format)")
 
 
-def _chunks(
-    items: Iterable[ImportedMention | RowError], size: int
-) -> Iterator[list[ImportedMention | RowError]]:
+def _chunks(items: Iterable[ImportedMention | RowError], size: int) -> Iterator[list[ImportedMention | RowError]]:
     it = iter(items)
     while chunk := list(islice(it, size)):
         yield chunk
