@@ -42,8 +42,8 @@ from connectors.base import (
     utc,
 )
 from connectors.errors import classify
-from connectors.mastodon import clean_text
 from connectors.rate_limit import RateLimitWaiter, RetryPolicy, call_with_retries
+from connectors.text import clean_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

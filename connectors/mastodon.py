@@ -8,12 +8,10 @@ newest item id seen (a notification id for mentions, a status id for hashtags).
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any, ClassVar, Literal, TypeVar
 
 from mastodon import Mastodon
@@ -39,6 +37,7 @@ from connectors.base import (
 )
 from connectors.errors import Action, ErrorRule, RateLimitedError, classify, error_for_status
 from connectors.rate_limit import RateLimitWaiter, RetryPolicy, call_with_retries
+from connectors.text import clean_text, html_to_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -319,42 +318,6 @@ def _posted(status: Mapping[str, Any]) -> PostedReply:
     created = status.get("created_at")
     posted_at = utc(created) if isinstance(created, datetime) else datetime.now(UTC)
     return PostedReply(external_id=str(status["id"]), url=status.get("url"), posted_at=posted_at)
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.parts.append("\n")
-        elif tag == "p" and self.parts:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def html_to_text(content: str) -> str:
-    """Mastodon sends HTML; keep its text and line breaks, drop the markup."""
-    parser = _TextExtractor()
-    parser.feed(content)
-    parser.close()
-    return "".join(parser.parts).strip()
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def clean_text(text: str) -> str:
-    """Drop control characters and lone surrogates that databases reject; keep emoji and the rest."""
-    text = text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
-    return _CONTROL.sub("", text)
-
-
-def _has_surrogates(text: str) -> bool:
-    return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 def _normalise(text: str) -> str:

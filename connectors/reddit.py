@@ -43,8 +43,8 @@ from connectors.base import (
     stamp_payload,
 )
 from connectors.errors import classify
-from connectors.mastodon import clean_text
 from connectors.rate_limit import RateLimitWaiter, RetryPolicy, call_with_retries
+from connectors.text import clean_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

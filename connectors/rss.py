@@ -38,8 +38,8 @@ from connectors.base import (
     stamp_payload,
 )
 from connectors.errors import Action, ErrorRule, classify
-from connectors.mastodon import clean_text, html_to_text
 from connectors.rate_limit import RateLimitWaiter, RetryPolicy, call_with_retries
+from connectors.text import clean_text, html_to_text
 
 log = logging.getLogger(__name__)
 Sleeper = Callable[[float], None]

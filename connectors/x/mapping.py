@@ -8,7 +8,6 @@ protected, suspended) are recorded as skipped too, so nothing disappears without
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,14 +26,13 @@ from connectors.base import (
     stamp_payload,
     utc,
 )
+from connectors.text import clean_text
 from connectors.x.cursor import max_id
 
 log = logging.getLogger(__name__)
 
 # X's codes for "no language": undetermined, no linguistic content, and the q* pseudo-languages.
 _NO_LANGUAGE: Final = frozenset({"und", "zxx", "qme", "qht", "qam", "qct", "qst", "qdm"})
-_CONTROL_CHARS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_LONE_SURROGATE: Final = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +59,6 @@ class MappedPage:
 def post_url(username: str, post_id: str) -> str:
     """The public address of a post."""
     return f"https://x.com/{username}/status/{post_id}"
-
-
-def clean_text(text: str) -> str:
-    """Make text storable: lone surrogates become U+FFFD, control characters other than tab/newline go.
-
-    Emoji, combining marks and right-to-left text are kept as they are.
-    """
-    return _CONTROL_CHARS.sub("", _LONE_SURROGATE.sub("\ufffd", text))
 
 
 def map_page(payload: Mapping[str, Any], ctx: PageContext) -> MappedPage:
