@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("console.commands.demo:demo", "Demo store, live worker and console in one command."),
     "generate": ("console.commands.demo:generate", "Fill a store with seeded generated mentions."),
     "import": ("console.commands.data:import_command", "Import mentions from CSV or X API v2 JSONL."),
+    "sources": ("console.commands.sources:sources", "Show every source's health, errors and read budget."),
     "serve": ("console.commands.demo:serve", "Serve the console on an existing store."),
     "worker": ("console.commands.worker:worker", "Run sources, classification and the outbox."),
 }

@@ -8,6 +8,7 @@ records as the source's health, so a misconfigured source is visible and never s
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,12 +78,16 @@ class BuildContext:
 Builder = Callable[[SourceLease, BuildContext], Connector]
 
 
+def _quote(term: str) -> str:
+    term = term.strip()
+    return f'"{term}"' if " " in term else term
+
+
 def query_terms(query: QueryConfig) -> str:
     """``("a b" OR c) -d``: the query's terms OR-ed, multi-word terms quoted, exclusions negated."""
-    quote = (lambda t: f'"{t}"' if " " in t.strip() else t.strip())  # fmt: skip
-    terms = " OR ".join(quote(t) for t in query.terms)
+    terms = " OR ".join(_quote(t) for t in query.terms)
     text = f"({terms})" if len(query.terms) > 1 else terms
-    return " ".join([text, *(f"-{quote(t)}" for t in query.exclude)])
+    return " ".join([text, *(f"-{_quote(t)}" for t in query.exclude)])
 
 
 def x_reads_this_month(store: Store, clock: Callable[[], datetime]) -> Callable[[], int]:
@@ -201,10 +206,15 @@ def _reddit(lease: SourceLease, ctx: BuildContext) -> Connector:
 
 
 def _demo(lease: SourceLease, ctx: BuildContext) -> Connector:
-    from connectors.demo.live import DemoConnector
+    from connectors.demo import DEFAULT_WORLD, DemoConnector
 
     brand = lease.config.get("brand")
-    return DemoConnector(brand=str(brand) if brand else None, seed=int(lease.config.get("seed", 7)))  # type: ignore[call-arg]
+    brands = [b for b in DEFAULT_WORLD.brands if not brand or b.name == brand]
+    if not brands:
+        raise FatalError(f"source {lease.name!r}: the demo has no brand called {brand!r}")
+    # A stable per-source seed keeps each demo source's ids apart from the others'.
+    seed = int(lease.config.get("seed", zlib.crc32(lease.name.encode())))
+    return DemoConnector(seed=seed, brands=brands)
 
 
 BUILDERS: dict[str, Builder] = {

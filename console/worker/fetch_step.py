@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from connectors.base import AuthError, BudgetExhaustedError, Connector, FatalError, RetriableError
+from connectors.read_budget import budget_month
+from console.services.sources import roll_read_month
 from console.services.store import Store
-from console.worker.leases import SourceLease, release
+from console.worker.leases import LEASE_S, LeaseLostError, SourceLease, release, renew
 from storage.enums import SourceHealth
 from storage.ingest import IngestResult, ingest_batch
 from storage.models import Source
@@ -48,12 +50,16 @@ def _first_of_next_month(now: datetime) -> datetime:
 
 
 def _fetch_pages(
-    store: Store, lease: SourceLease, connector: Connector, owner: str
+    store: Store, lease: SourceLease, connector: Connector, owner: str, now: Callable[[], datetime]
 ) -> tuple[IngestResult, int]:
+    """Fetch and store page by page; each page, its cursor and its reads commit together or not at all."""
+    with store.transaction() as session:
+        roll_read_month(session, lease.id, budget_month(now()))
     cursor, total, pages = lease.cursor, IngestResult(), 0
     while pages < MAX_PAGES_PER_RUN:
         batch = connector.fetch(cursor)
         with store.transaction() as session:
+            renew(session, lease.id, owner, now() + timedelta(seconds=LEASE_S))
             total += ingest_batch(
                 session, batch.mentions, source_id=lease.id, brand_id=lease.brand_id,
                 next_cursor=batch.next_cursor, reads=batch.reads,
@@ -79,7 +85,10 @@ def run_source(
     """Fetch and ingest; never raise, so one failing source cannot stop the others."""
     rng = rng or random.Random()
     try:
-        result, pages = _fetch_pages(store, lease, connector, owner)
+        result, pages = _fetch_pages(store, lease, connector, owner, now)
+    except LeaseLostError as exc:  # another worker runs it now; nothing of this page was stored
+        log.warning("source %s: %s", lease.name, exc)
+        return RunOutcome(lease.name, False, IngestResult(), 0, str(exc))
     except Exception as exc:  # every failure becomes visible health, never a dead worker
         return record_failure(store, lease, owner, exc, now(), rng)
     at = now()

@@ -14,7 +14,15 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from connectors.base import FatalError
 from storage.models import Source
+
+LEASE_S = 300
+"""How long a lease lasts without renewal; each stored page renews it."""
+
+
+class LeaseLostError(RuntimeError):
+    """Another worker took this source over (our lease expired); stop without storing anything."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +51,10 @@ def _due(now: datetime) -> Any:
 
 
 def acquire_due(
-    session: Session, owner: str, now: datetime, *, lease_s: int = 300, limit: int = 10
+    session: Session, owner: str, now: datetime, *, lease_s: int = LEASE_S, limit: int = 10
 ) -> list[SourceLease]:
     """Lease up to ``limit`` due sources for ``owner``; the caller commits."""
-    query = (
-        select(Source).where(*_due(now)).order_by(Source.next_run_at.nulls_first(), Source.id).limit(limit)
-    )
+    query = select(Source).where(*_due(now)).order_by(Source.next_run_at.nulls_first(), Source.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     leased = []
@@ -79,3 +85,28 @@ def release(session: Session, source_id: int, owner: str, **values: Any) -> None
         .values(lease_owner=None, lease_until=None, **values)
         .execution_options(synchronize_session=False)
     )
+
+
+def renew(session: Session, source_id: int, owner: str, until: datetime) -> None:
+    """Extend ``owner``'s lease inside the page's transaction.
+
+    Raises:
+        LeaseLostError: The lease is no longer ours, so the caller's transaction must roll back
+            rather than move a cursor another worker now owns.
+    """
+    renewed = session.execute(
+        update(Source)
+        .where(Source.id == source_id, Source.lease_owner == owner)
+        .values(lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    if renewed.rowcount != 1:  # type: ignore[attr-defined]
+        raise LeaseLostError(f"lease on source {source_id} was lost to another worker")
+
+
+def lease_of(session: Session, source_id: int) -> SourceLease:
+    """A source's settings as a lease copy, without taking a lease (the outbox builds connectors with it)."""
+    source = session.get(Source, source_id)
+    if source is None:
+        raise FatalError(f"source {source_id} no longer exists")
+    return _copy(source)

@@ -26,9 +26,7 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_once(
-    store: Store, factory: ConnectorFactory, *, owner: str, now: datetime | None = None
-) -> list[RunOutcome]:
+def run_once(store: Store, factory: ConnectorFactory, *, owner: str, now: datetime | None = None) -> list[RunOutcome]:
     """One pass: every due source this worker could lease is run once."""
     with store.transaction() as session:
         leases = acquire_due(session, owner, now or datetime.now(UTC))

@@ -1,0 +1,137 @@
+"""The worker's classify step: score mentions that have no current classification, in batches.
+
+The classifier is anything with ``name``, ``version`` and ``classify(texts) -> list[Scores]``
+(:class:`classifiers.base.Classifier`).  Each batch is one transaction: the ``Classification`` rows
+(``is_current``) and the denormalised ``sentiment``/``urgency``/``priority`` on the mention commit
+together.  Two workers scoring the same mention cannot both write: the insert skips a row the
+unique indexes already hold.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from classifiers.base import Classifier, Scores
+from classifiers.priority import PriorityInputs, priority
+from console.services.store import Store
+from storage.models import Author, Classification, Mention, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_BATCHES_PER_PASS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    mention_id: int
+    text: str
+    followers: int
+    verified: bool
+    vip: bool
+
+
+def unclassified(session: Session, limit: int) -> list[_Pending]:
+    """Inbound mentions with no current classification, oldest first (the brand's own posts are skipped)."""
+    current = exists().where(Classification.mention_id == Mention.id, Classification.is_current.is_(True))
+    query = (
+        select(Mention.id, Mention.text, Author.followers, Author.verified, Author.is_vip)
+        .outerjoin(Author, Author.id == Mention.author_id)
+        .where(~current, Mention.is_brand_post.is_(False))
+        .order_by(Mention.id)
+        .limit(limit)
+    )
+    return [_Pending(i, t or "", int(f or 0), bool(v), bool(p)) for i, t, f, v, p in session.execute(query)]
+
+
+def _row(item: _Pending, scores: Scores, model: Classifier) -> dict[str, Any]:
+    ranked = priority(
+        PriorityInputs(
+            text=item.text, urgency_score=scores.urgency_score, urgency_signals=scores.signals,
+            followers=item.followers, verified=item.verified, vip=item.vip,
+        )
+    )  # fmt: skip
+    return {
+        "mention_id": item.mention_id,
+        "model_name": model.name,
+        "model_version": model.version,
+        "sentiment": scores.sentiment,
+        "p_negative": float(scores.p_negative),
+        "p_neutral": float(scores.p_neutral),
+        "p_positive": float(scores.p_positive),
+        "urgency": scores.urgency,
+        "urgency_score": float(scores.urgency_score),
+        "priority": ranked.score,
+        "topics": list(scores.topics),
+        "language": scores.language,
+        "explanation": [s._asdict() for s in ranked.signals],
+        "is_current": True,
+        "created_at": utcnow(),
+    }
+
+
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(Classification).on_conflict_do_nothing(), rows)
+
+
+def _denormalise(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    for row in rows:
+        session.execute(
+            update(Mention)
+            .where(Mention.id == row["mention_id"])
+            .values(sentiment=row["sentiment"], urgency=row["urgency"], priority=row["priority"])
+            .execution_options(synchronize_session=False)
+        )
+        if row["language"]:
+            session.execute(
+                update(Mention)
+                .where(Mention.id == row["mention_id"], Mention.language.is_(None))
+                .values(language=row["language"])
+                .execution_options(synchronize_session=False)
+            )
+
+
+def classify_batch(store: Store, classifier: Classifier, batch_size: int) -> int:
+    """Score one batch; returns how many mentions were scored (0 when none were waiting)."""
+    with store.read() as session:
+        pending = unclassified(session, batch_size)
+    if not pending:
+        return 0
+    scores = classifier.classify([item.text for item in pending])
+    if len(scores) != len(pending):
+        raise ValueError(f"classifier {classifier.name} returned {len(scores)} scores for {len(pending)} texts")
+    rows = [_row(item, s, classifier) for item, s in zip(pending, scores, strict=True)]
+    with store.transaction() as session:
+        _insert_new(session, rows)
+        _denormalise(session, rows)
+    return len(rows)
+
+
+def classify_new(store: Store, classifier: Classifier, batch_size: int = 64) -> int:
+    """Score every waiting mention, batch by batch (bounded per pass so other steps get their turn)."""
+    total = 0
+    for _ in range(MAX_BATCHES_PER_PASS):
+        done = classify_batch(store, classifier, batch_size)
+        total += done
+        if done < batch_size:
+            break
+    if total:
+        log.info("classified %d mentions with %s %s", total, classifier.name, classifier.version)
+    return total
+
+
+def classify_step(classifier: Classifier, batch_size: int = 64) -> Callable[[Store], int]:
+    """A ``run_forever`` step that classifies new mentions with ``classifier``."""
+
+    def classify_mentions(store: Store) -> int:
+        return classify_new(store, classifier, batch_size)
+
+    return classify_mentions
