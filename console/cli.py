@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("console.commands.config_cmd:config_group", "Validate mentiondesk.toml."),
     "db": ("console.commands.db:db", "Create and migrate the store."),
     "demo": ("console.commands.demo:demo", "Demo store, live worker and console in one command."),
+    "export": ("console.commands.export:export_command", "Export mentions to CSV, xlsx, Parquet or JSONL."),
     "generate": ("console.commands.demo:generate", "Fill a store with seeded generated mentions."),
     "import": ("console.commands.data:import_command", "Import mentions from CSV or X API v2 JSONL."),
     "sources": ("console.commands.sources:sources", "Show every source's health, errors and read budget."),

@@ -15,6 +15,8 @@ st.set_page_config(page_title="mentiondesk", page_icon=":material/forum:", layou
 PAGES = [
     st.Page("app_pages/inbox.py", title="Inbox", icon=":material/inbox:", default=True),
     st.Page("app_pages/sources.py", title="Sources", icon=":material/cable:"),
+    st.Page("app_pages/dashboard.py", title="Dashboard", icon=":material/monitoring:"),
+    st.Page("app_pages/explore.py", title="Explore", icon=":material/manage_search:"),
 ]
 
 st.navigation(PAGES).run()

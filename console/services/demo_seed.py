@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import unicodedata
 from collections import defaultdict
@@ -161,13 +162,18 @@ class _Seeder:
             row["first_response_at"] = o.acted_at
             replies.append(
                 {"mention_id": mention_id, "user_id": agent_id, "text": o.reply_text, "state": ReplyState.SENT.value,
-                 "idempotency_key": f"demo-{g.mention.platform}-{g.mention.external_id}", "attempts": 1,
+                 "idempotency_key": _seed_key(g.mention.platform, g.mention.external_id), "attempts": 1,
                  "external_id": o.reply_external_id, "created_at": o.acted_at, "updated_at": o.acted_at,
                  "sent_at": o.acted_at}
             )  # fmt: skip
         if o.resolved_at:
             row["resolved_at"] = o.resolved_at
         return row
+
+
+def _seed_key(platform: str, external_id: str) -> str:
+    """Fits the 80-character key column whatever the platform's id length (Bluesky ids are long URIs)."""
+    return "demo-" + hashlib.sha256(f"{platform}:{external_id}".encode()).hexdigest()[:40]
 
 
 def store_is_empty(store: Store) -> bool:

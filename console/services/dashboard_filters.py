@@ -1,0 +1,107 @@
+"""What a dashboard is narrowed to, and the WHERE clauses and local-time roll-ups every query shares."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import ColumnElement, case, literal
+
+from storage.models import Mention
+
+Granularity = Literal["hour", "day"]
+HOURLY_UP_TO = timedelta(days=3)
+"""Ranges up to this long are charted by hour, longer ones by day."""
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    """A date range ``[start, end)`` (aware datetimes), brands and platforms; empty means all.
+
+    ``now`` pins "overdue" and backlog ages for tests and benchmarks; ``None`` is the clock.
+    """
+
+    start: datetime
+    end: datetime
+    brand_ids: Sequence[int] = ()
+    platforms: Sequence[str] = ()
+    timezone: str = "UTC"
+    now: datetime | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start and end must be timezone-aware")
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end.isoformat()} must be after start {self.start.isoformat()}")
+        ZoneInfo(self.timezone)  # raises on an unknown zone
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The team's zone, in which days start."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def previous_start(self) -> datetime:
+        """Start of the period of equal length just before this one."""
+        return self.start - (self.end - self.start)
+
+    @property
+    def granularity(self) -> Granularity:
+        """Hourly buckets for short ranges, daily for longer ones."""
+        return "hour" if self.end - self.start <= HOURLY_UP_TO else "day"
+
+    def clock(self) -> datetime:
+        """The instant "now" means for this dashboard."""
+        return self.now or datetime.now(UTC)
+
+    @classmethod
+    def last_days(cls, days: int, *, timezone: str = "UTC", now: datetime | None = None, **kw: Any) -> DashboardFilters:
+        """The ``days`` local days up to and including today, in the team's zone."""
+        zone = ZoneInfo(timezone)
+        current = (now or datetime.now(UTC)).astimezone(zone)
+        tomorrow = datetime(current.year, current.month, current.day, tzinfo=zone) + timedelta(days=1)
+        start = tomorrow - timedelta(days=days)
+        return cls(start.astimezone(UTC), tomorrow.astimezone(UTC), timezone=timezone, now=now, **kw)
+
+
+def scope(filters: DashboardFilters, *, brands: bool = True) -> list[Any]:
+    """Inbound mentions of the chosen brands and platforms (no date condition)."""
+    clauses: list[Any] = [Mention.is_brand_post.is_(False)]
+    if brands and filters.brand_ids:
+        clauses.append(Mention.brand_id.in_(list(filters.brand_ids)))
+    if filters.platforms:
+        clauses.append(Mention.platform.in_(list(filters.platforms)))
+    return clauses
+
+
+def in_range(filters: DashboardFilters, *, with_previous: bool = False) -> list[Any]:
+    """``created_at`` within the range (and the previous period when asked): the indexed condition."""
+    start = filters.previous_start if with_previous else filters.start
+    return [Mention.created_at >= start, Mention.created_at < filters.end]
+
+
+def period_of(filters: DashboardFilters) -> ColumnElement[str]:
+    """``'current'`` or ``'previous'`` for a mention within the doubled range."""
+    return case((Mention.created_at >= filters.start, literal("current")), else_=literal("previous"))
+
+
+def local_periods(hours: pd.Series, filters: DashboardFilters) -> pd.Series:
+    """UTC hour buckets as the team's local hours or days (tz-aware), right across DST changes."""
+    local = pd.to_datetime(hours, utc=True).dt.tz_convert(filters.timezone)
+    return local.dt.normalize() if filters.granularity == "day" else local
+
+
+def period_frame(rows: list[tuple[Any, ...]], columns: list[str], filters: DashboardFilters) -> pd.DataFrame:
+    """Hourly aggregate rows (``hour`` first) summed into local periods; value columns are the numeric ones."""
+    from console.services.sql_time import parse_hour
+
+    frame = pd.DataFrame(rows, columns=["hour", *columns])
+    if frame.empty:
+        return frame.rename(columns={"hour": "period"})
+    frame["period"] = local_periods(frame["hour"].map(parse_hour), filters)
+    keys = ["period"] + [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    return frame.drop(columns="hour").groupby(keys, as_index=False, dropna=False).sum(numeric_only=True)

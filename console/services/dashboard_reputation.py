@@ -1,0 +1,194 @@
+"""Reputation aggregates: volume by sentiment, net sentiment, urgency mix, share of voice, topics, authors.
+
+Every figure is a GROUP BY in the database over the indexed ``created_at`` range; the rows
+that come back are already aggregated (at most one per hour and group).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import case, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from console.services.dashboard_filters import DashboardFilters, in_range, period_frame, period_of, scope
+from console.services.sql_time import is_postgres
+from storage.models import Author, Brand, Classification, Mention
+
+UNCLASSIFIED = "unclassified"
+SENTIMENTS = ("negative", "neutral", "positive")
+URGENCIES = ("critical", "high", "normal", "low")
+
+
+def volume_by_sentiment(session: Session, filters: DashboardFilters, cube: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mentions per local hour or day and sentiment: columns ``period, sentiment, mentions``."""
+    from console.services.dashboard_team import hourly_cube
+
+    cube = hourly_cube(session, filters) if cube is None else cube
+    rows = [tuple(r) for r in cube[["hour", "sentiment", "mentions"]].itertuples(index=False)]
+    frame = period_frame(rows, ["sentiment", "mentions"], filters)
+    return frame if not frame.empty else pd.DataFrame(columns=["period", "sentiment", "mentions"])
+
+
+def net_sentiment_trend(volume: pd.DataFrame) -> pd.DataFrame:
+    """Net sentiment score per period: (positive - negative) / all classified x 100."""
+    if volume.empty:
+        return pd.DataFrame(columns=["period", "positive", "negative", "classified", "net_sentiment"])
+    wide = volume.pivot_table(index="period", columns="sentiment", values="mentions", aggfunc="sum", fill_value=0)
+    for s in SENTIMENTS:
+        if s not in wide:
+            wide[s] = 0
+    classified = wide[list(SENTIMENTS)].sum(axis=1)
+    out = pd.DataFrame(
+        {"positive": wide["positive"], "negative": wide["negative"], "classified": classified}
+    ).reset_index()
+    out["net_sentiment"] = _nss(out["positive"], out["negative"], out["classified"])
+    return out
+
+
+def _nss(positive: Any, negative: Any, classified: Any) -> Any:
+    if isinstance(classified, pd.Series):
+        return ((positive - negative) / classified.where(classified > 0) * 100).round(1)
+    return round((positive - negative) / classified * 100, 1) if classified else None
+
+
+def mix_by_period(session: Session, filters: DashboardFilters) -> pd.DataFrame:
+    """Counts by period (current/previous), sentiment and urgency: the source of the headline figures."""
+    period = period_of(filters)
+    sentiment = func.coalesce(Mention.sentiment, UNCLASSIFIED)
+    urgency = func.coalesce(Mention.urgency, UNCLASSIFIED)
+    query = (
+        select(period, sentiment, urgency, func.count())
+        .where(*scope(filters), *in_range(filters, with_previous=True))
+        .group_by(period, sentiment, urgency)
+    )
+    return pd.DataFrame(
+        [tuple(r) for r in session.execute(query)], columns=["period", "sentiment", "urgency", "mentions"]
+    )
+
+
+def headline(mix: pd.DataFrame) -> dict[str, float | int | None]:
+    """Total mentions and net sentiment now and in the previous period."""
+    out: dict[str, float | int | None] = {}
+    for period in ("current", "previous"):
+        part = mix[mix["period"] == period]
+        by_sentiment = part.groupby("sentiment")["mentions"].sum()
+        classified = int(sum(by_sentiment.get(s, 0) for s in SENTIMENTS))
+        out[f"{period}_mentions"] = int(part["mentions"].sum())
+        out[f"{period}_net_sentiment"] = _nss(
+            int(by_sentiment.get("positive", 0)), int(by_sentiment.get("negative", 0)), classified
+        )
+    return out
+
+
+def change_table(mix: pd.DataFrame, key: str, order: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Counts of ``key`` now and before, with the change in share (points) and in count (%)."""
+    if mix.empty:
+        return pd.DataFrame(columns=[key, "mentions", "previous", "share", "share_change_pts", "change_pct"])
+    wide = mix.pivot_table(index=key, columns="period", values="mentions", aggfunc="sum", fill_value=0)
+    for period in ("current", "previous"):
+        if period not in wide:
+            wide[period] = 0
+    out = pd.DataFrame({"mentions": wide["current"], "previous": wide["previous"]})
+    out.index.name = key
+    out = out.reset_index()
+    out["share"] = (out["mentions"] / max(int(out["mentions"].sum()), 1) * 100).round(1)
+    previous_share = out["previous"] / max(int(out["previous"].sum()), 1) * 100
+    out["share_change_pts"] = (out["share"] - previous_share).round(1)
+    out["change_pct"] = ((out["mentions"] - out["previous"]) / out["previous"].where(out["previous"] > 0) * 100).round(
+        1
+    )
+    if order:
+        rank = {name: i for i, name in enumerate(order)}
+        out = out.sort_values(key, key=lambda s: s.map(lambda v: rank.get(v, len(rank))))
+    else:
+        out = out.sort_values("mentions", ascending=False)
+    return out.reset_index(drop=True)
+
+
+def voice_brand_ids(session: Session, filters: DashboardFilters) -> list[int] | None:
+    """The chosen brands and their configured competitors (``None``: every brand)."""
+    if not filters.brand_ids:
+        return None
+    chosen = list(filters.brand_ids)
+    query = select(Brand.id).where(or_(Brand.id.in_(chosen), Brand.competitor_of_id.in_(chosen)))
+    return sorted(set(session.scalars(query)))
+
+
+def share_of_voice(session: Session, filters: DashboardFilters) -> pd.DataFrame:
+    """Each brand's share of all mentions among the chosen brands and their competitors."""
+    period = period_of(filters)
+    counts = (
+        select(Mention.brand_id, period.label("period"), func.count().label("n"))
+        .where(*scope(filters, brands=False), *in_range(filters, with_previous=True), Mention.brand_id.is_not(None))
+        .group_by(Mention.brand_id, period)
+    )
+    ids = voice_brand_ids(session, filters)
+    if ids is not None:
+        counts = counts.where(Mention.brand_id.in_(ids))
+    sub = counts.subquery()
+    query = select(Brand.name, Brand.is_competitor, sub.c.period, sub.c.n).join(sub, sub.c.brand_id == Brand.id)
+    mix = pd.DataFrame(
+        [tuple(r) for r in session.execute(query)], columns=["brand", "is_competitor", "period", "mentions"]
+    )
+    if mix.empty:
+        return pd.DataFrame(columns=["brand", "mentions", "previous", "share", "share_change_pts", "change_pct"])
+    competitor = dict(zip(mix["brand"], mix["is_competitor"], strict=False))
+    out = change_table(mix, "brand")
+    out["is_competitor"] = out["brand"].map(competitor).astype(bool)
+    return out
+
+
+def topic_counts(session: Session, filters: DashboardFilters, limit: int = 10) -> pd.DataFrame:
+    """The ``limit`` most mentioned topics with their change against the previous period."""
+    fn = func.jsonb_array_elements_text if is_postgres(session) else func.json_each
+    topic_table = fn(Classification.topics).table_valued("value").alias("topic")
+    topic = topic_table.c.value
+    period = period_of(filters)
+    query = (
+        select(topic, period, func.count())
+        .select_from(Mention)
+        .join(Classification, (Classification.mention_id == Mention.id) & Classification.is_current.is_(True))
+        .join(topic_table, true())
+        .where(*scope(filters), *in_range(filters, with_previous=True))
+        .group_by(topic, period)
+    )
+    mix = pd.DataFrame([tuple(r) for r in session.execute(query)], columns=["topic", "period", "mentions"])
+    if mix.empty:
+        return pd.DataFrame(columns=["topic", "mentions", "previous", "share", "share_change_pts", "change_pct"])
+    table = change_table(mix, "topic")
+    return table[table["mentions"] > 0].head(limit).reset_index(drop=True)
+
+
+def top_authors(session: Session, filters: DashboardFilters, limit: int = 10) -> pd.DataFrame:
+    """Authors who mentioned the brands in the range, by reach (followers), with what they said."""
+    engagement = Mention.like_count + Mention.repost_count + Mention.reply_count + Mention.quote_count
+    per_author = (
+        select(
+            Mention.author_id,
+            func.count().label("mentions"),
+            func.sum(case((Mention.sentiment == "negative", 1), else_=0)).label("negative"),
+            func.sum(engagement).label("engagement"),
+        )
+        .where(*scope(filters), *in_range(filters), Mention.author_id.is_not(None))
+        .group_by(Mention.author_id)
+        .subquery()
+    )
+    query = (
+        select(
+            Author.platform,
+            Author.handle,
+            Author.display_name,
+            Author.followers,
+            Author.verified,
+            per_author.c.mentions,
+            per_author.c.negative,
+            per_author.c.engagement,
+        )  # fmt: skip
+        .join(per_author, per_author.c.author_id == Author.id)
+        .order_by(Author.followers.desc(), per_author.c.mentions.desc(), Author.handle)
+        .limit(limit)
+    )
+    columns = ["platform", "handle", "name", "followers", "verified", "mentions", "negative", "engagement"]
+    return pd.DataFrame([tuple(r) for r in session.execute(query)], columns=columns)

@@ -1,0 +1,273 @@
+"""Exports in CSV, Excel (xlsx), Parquet and JSONL: every mention field plus the current classification.
+
+Rows stream from the store in chunks and go straight to the file, so memory stays flat
+for a million rows.  CSV and Excel cells that a spreadsheet would run as a formula
+(starting with ``=``, ``+``, ``-``, ``@``, tab or CR) get a leading single quote, as
+OWASP advises: mention text is written by strangers.  Times are ISO 8601 in UTC, and
+every time column's name ends in ``_utc``.  A file is written under a temporary name and
+renamed when complete, so a failed export never leaves a half file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from sqlalchemy.orm import Session
+
+from console.services.mention_query import CHUNK_ROWS, Column, MentionFilters, columns_for, count, iter_chunks
+
+Format = Literal["csv", "xlsx", "parquet", "jsonl"]
+FORMATS: tuple[Format, ...] = ("csv", "xlsx", "parquet", "jsonl")
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+XLSX_MAX_ROWS = 1_048_576
+"""Excel's sheet limit, header included; longer exports continue on a new sheet."""
+LIST_SEPARATOR = "; "
+
+
+def neutralise(value: str) -> str:
+    """Prefix a single quote to text a spreadsheet would read as a formula."""
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
+def iso_utc(value: datetime) -> str:
+    """``2026-11-02T09:00:00Z`` (microseconds kept when present)."""
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _cell(value: Any, kind: str) -> Any:
+    """A value for a spreadsheet cell or CSV field: text neutralised, times ISO, lists joined."""
+    if value is None:
+        return None
+    if kind == "time":
+        return iso_utc(value)
+    if kind == "list":
+        return neutralise(LIST_SEPARATOR.join(str(v) for v in value))
+    if kind == "json":
+        return neutralise(json.dumps(value, ensure_ascii=False, sort_keys=True))
+    if kind == "str":
+        return neutralise(str(value))
+    return value
+
+
+class Writer(Protocol):
+    """Writes chunks of rows to one file."""
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        """Append rows."""
+
+    def close(self) -> None:
+        """Finish the file."""
+
+
+class CsvWriter:
+    """UTF-8 CSV with a header; booleans as ``true``/``false``, empty for missing values."""
+
+    def __init__(self, path: Path, columns: Sequence[Column]) -> None:
+        self.file = path.open("w", encoding="utf-8", newline="")
+        self.kinds = [c.kind for c in columns]
+        self.out = csv.writer(self.file)
+        self.out.writerow([c.name for c in columns])
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        """Append rows."""
+        kinds = self.kinds
+        self.out.writerows([_csv_value(v, k) for v, k in zip(row, kinds, strict=True)] for row in rows)
+
+    def close(self) -> None:
+        """Flush and close."""
+        self.file.close()
+
+
+def _csv_value(value: Any, kind: str) -> Any:
+    if kind == "bool" and value is not None:
+        return "true" if value else "false"
+    return _cell(value, kind)
+
+
+class XlsxWriter:
+    """openpyxl in write-only mode: rows go to disk as they come, one sheet per million rows."""
+
+    def __init__(self, path: Path, columns: Sequence[Column]) -> None:
+        self.path = path
+        self.book = Workbook(write_only=True)
+        self.header = [c.name for c in columns]
+        self.kinds = [c.kind for c in columns]
+        self.sheet: Any = None
+        self.rows_in_sheet = XLSX_MAX_ROWS
+
+    def _next_sheet(self) -> None:
+        number = len(self.book.worksheets) + 1
+        self.sheet = self.book.create_sheet("mentions" if number == 1 else f"mentions {number}")
+        self.sheet.append(self.header)
+        self.rows_in_sheet = 1
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        """Append rows, starting a new sheet at Excel's row limit."""
+        for row in rows:
+            if self.rows_in_sheet >= XLSX_MAX_ROWS:
+                self._next_sheet()
+            self.sheet.append([_xlsx_value(v, k) for v, k in zip(row, self.kinds, strict=True)])
+            self.rows_in_sheet += 1
+
+    def close(self) -> None:
+        """Save the workbook (an empty export still gets its header row)."""
+        if self.sheet is None:
+            self._next_sheet()
+        self.book.save(self.path)
+
+
+def _xlsx_value(value: Any, kind: str) -> Any:
+    cell = _cell(value, kind)
+    return ILLEGAL_CHARACTERS_RE.sub("", cell) if isinstance(cell, str) else cell
+
+
+class JsonlWriter:
+    """One JSON object per line, native types, times as ISO 8601 UTC strings."""
+
+    def __init__(self, path: Path, columns: Sequence[Column]) -> None:
+        self.file = path.open("w", encoding="utf-8")
+        self.names = [c.name for c in columns]
+        self.times = [i for i, c in enumerate(columns) if c.kind == "time"]
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        """Append rows."""
+        lines = []
+        for row in rows:
+            values = list(row)
+            for i in self.times:
+                if values[i] is not None:
+                    values[i] = iso_utc(values[i])
+            lines.append(json.dumps(dict(zip(self.names, values, strict=True)), ensure_ascii=False) + "\n")
+        self.file.writelines(lines)
+
+    def close(self) -> None:
+        """Close the file."""
+        self.file.close()
+
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "str": pa.string(),
+    "time": pa.timestamp("us", tz="UTC"),
+    "list": pa.list_(pa.string()),
+    "json": pa.string(),
+}
+
+
+def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
+    """The Parquet (and notebook) schema: one typed column per export column."""
+    return pa.schema([pa.field(c.name, ARROW_TYPES[c.kind]) for c in columns])
+
+
+def arrow_batch(rows: list[tuple[Any, ...]], columns: Sequence[Column], schema: pa.Schema) -> pa.RecordBatch:
+    """Rows as a typed Arrow batch (column by column)."""
+    arrays = []
+    for i, column in enumerate(columns):
+        values = [row[i] for row in rows]
+        if column.kind == "json":
+            values = [None if v is None else json.dumps(v, ensure_ascii=False, sort_keys=True) for v in values]
+        arrays.append(pa.array(values, type=schema.field(i).type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+class ParquetWriter:
+    """pyarrow ParquetWriter, one row group per chunk, zstd-compressed."""
+
+    def __init__(self, path: Path, columns: Sequence[Column]) -> None:
+        self.columns = columns
+        self.schema = arrow_schema(columns)
+        self.out = pq.ParquetWriter(path, self.schema, compression="zstd")
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        """Append rows as one row group."""
+        if rows:
+            self.out.write_batch(arrow_batch(rows, self.columns, self.schema))
+
+    def close(self) -> None:
+        """Write the footer."""
+        self.out.close()
+
+
+WRITERS: dict[str, Callable[[Path, Sequence[Column]], Writer]] = {
+    "csv": CsvWriter,
+    "xlsx": XlsxWriter,
+    "parquet": ParquetWriter,
+    "jsonl": JsonlWriter,
+}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What was written."""
+
+    path: Path
+    format: str
+    rows: int
+    columns: tuple[str, ...]
+
+
+def format_from_path(path: Path) -> Format:
+    """Guess the format from a file suffix (``.xlsx``, ``.parquet``...)."""
+    suffix = path.suffix.lower().lstrip(".")
+    aliases: dict[str, Format] = {"pq": "parquet", "ndjson": "jsonl", "json": "jsonl"}
+    fmt = aliases.get(suffix, suffix)
+    if fmt not in FORMATS:
+        raise ValueError(f"cannot tell the format from {path.name!r}: use --format {'|'.join(FORMATS)}")
+    return fmt  # type: ignore[return-value]
+
+
+def export_mentions(
+    session: Session,
+    filters: MentionFilters,
+    fmt: Format,
+    out: Path,
+    *,
+    include_raw: bool = False,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Callable[[int], None] | None = None,
+) -> ExportResult:
+    """Stream the matching mentions into ``out``; ``progress`` gets the rows written per chunk."""
+    if fmt not in WRITERS:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    columns = columns_for(include_raw)
+    out = Path(out)
+    partial = out.with_name(f".{out.name}.partial")
+    writer = WRITERS[fmt](partial, columns)
+    rows = 0
+    try:
+        for chunk in iter_chunks(session, filters, columns, chunk_rows=chunk_rows):
+            writer.write(chunk)
+            rows += len(chunk)
+            if progress:
+                progress(len(chunk))
+        writer.close()
+        os.replace(partial, out)
+    except BaseException:
+        _close_quietly(writer)
+        partial.unlink(missing_ok=True)
+        raise
+    return ExportResult(out, fmt, rows, tuple(c.name for c in columns))
+
+
+def _close_quietly(writer: Writer) -> None:
+    with contextlib.suppress(Exception):  # the export's own error is the one to report
+        writer.close()
+
+
+def matching_rows(session: Session, filters: MentionFilters) -> int:
+    """How many rows an export of ``filters`` will have."""
+    return count(session, filters)
