@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from console.services.spikes import SpikeConfig
+
 CONFIG_ENV = "MENTIONDESK_CONFIG"
 DEFAULT_CONFIG_NAME = "mentiondesk.toml"
 BUILTIN_CONFIG = Path(__file__).parent / "default_config.toml"
@@ -227,6 +229,16 @@ class ClassifierConfig(Strict):
     keyword_rules: list[KeywordRule] = Field(default_factory=list)
 
 
+class AlertsConfig(Strict):
+    """Spike alerts: detector settings and recipients; webhook URLs and SMTP passwords come from secrets."""
+
+    enabled: bool = True
+    check_every: Duration = timedelta(minutes=5)
+    email_to: list[str] = Field(default_factory=list)
+    console_url: str | None = None
+    spikes: SpikeConfig = Field(default_factory=SpikeConfig)
+
+
 class AppConfig(Strict):
     """The whole ``mentiondesk.toml``."""
 
@@ -240,6 +252,7 @@ class AppConfig(Strict):
     templates: list[TemplateConfig] = Field(default_factory=list)
     x: XBudgetConfig = Field(default_factory=XBudgetConfig)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> AppConfig:

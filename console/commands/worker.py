@@ -15,6 +15,7 @@ from console.config import AppConfig, load_config
 from console.secrets import Secrets
 from console.services.catalog import sync_config
 from console.services.store import Store, open_store
+from console.worker.alerts_step import alerts_step, channels_for
 from console.worker.factory import ConnectorFactory
 from console.worker.loop import run_forever, run_once, worker_id
 from console.worker.outbox_step import outbox_step
@@ -50,11 +51,13 @@ def classifier_step(cfg: AppConfig) -> Step | None:
 
 
 def build_steps(store: Store, cfg: AppConfig, factory: ConnectorFactory, *, classify: bool) -> list[Step]:
-    """Outbox first (replies are waited on by people), then classification."""
+    """Outbox first (replies are waited on by people), then classification, then spike alerts."""
     steps: list[Step] = [outbox_step(factory)]
     step = classifier_step(cfg) if classify else None
     if step is not None:
         steps.append(step)
+    if cfg.alerts.enabled:
+        steps.append(alerts_step(cfg, channels_for(cfg, factory.secrets)))
     return steps
 
 
