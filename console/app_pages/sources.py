@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pandas as pd
 import streamlit as st
 
-from console.services.sources import source_health
+from connectors.read_budget import ReadBudget
+from console.services.sources import source_health, x_summary
 from console.ui.format import local_time
-from console.ui.resources import get_store, team_zone
+from console.ui.resources import get_config, get_store, team_zone
 
 store = get_store()
 zone = team_zone()
+cfg = get_config()
+budget = ReadBudget(cfg.x.monthly_read_cap, Decimal(str(cfg.x.price_per_read)))
 st.title("Sources")
 
 
@@ -22,7 +27,11 @@ def health_table() -> None:
     if not rows:
         st.info("No sources are configured yet.")
         return
-    unhealthy = [r for r in rows if r.health in ("unhealthy", "budget_exhausted")]
+    summary = x_summary(rows, budget)
+    if summary:
+        near_cap = budget.warning(sum(r.reads_used for r in rows if r.platform == "x"))
+        (st.warning if near_cap else st.caption)(summary)
+    unhealthy = [r for r in rows if r.enabled and r.health in ("unhealthy", "budget_exhausted")]
     for r in unhealthy:
         st.error(f"**{r.name}** is {r.health.replace('_', ' ')}: {r.last_error or 'no reason recorded'}")
     st.dataframe(
@@ -39,6 +48,8 @@ def health_table() -> None:
                     "Failures in a row": r.consecutive_failures,
                     "Next run": local_time(r.next_run_at, zone),
                     "Reads this month": r.reads_used,
+                    "Est. cost": budget.format_cost(r.reads_used) if r.platform == "x" else "",
+                    "Worker": r.lease_owner or "",
                     "Mentions": r.mentions_ingested,
                 }
                 for r in rows

@@ -14,7 +14,7 @@ from rich.text import Text
 from connectors.read_budget import ReadBudget, budget_month
 from console.commands.db import url_option
 from console.config import AppConfig, load_config
-from console.services.sources import SourceHealthRow, source_health
+from console.services.sources import SourceHealthRow, source_health, x_summary
 from console.services.store import open_store
 from console.ui.format import local_time
 
@@ -53,14 +53,6 @@ def health_table(rows: list[SourceHealthRow], budget: ReadBudget, zone: ZoneInfo
         style = {4: HEALTH_STYLE.get(row.health, "")}
         table.add_row(*(Text(cell, style=style.get(i, "")) for i, cell in enumerate(cells)))
     return table
-
-
-def x_summary(rows: list[SourceHealthRow], budget: ReadBudget) -> str | None:
-    """The X bill so far this month across every X source, with the cap warning when close."""
-    used = sum(r.reads_used for r in rows if r.platform == "x")
-    if not any(r.platform == "x" for r in rows):
-        return None
-    return budget.warning(used) or f"X reads this month: {used:,} (about {budget.format_cost(used)})"
 
 
 @click.command()

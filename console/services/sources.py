@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from connectors.read_budget import budget_month
+from connectors.read_budget import ReadBudget, budget_month
 from storage.models import Source
 
 HEALTH_ORDER = {"unhealthy": 0, "budget_exhausted": 1, "degraded": 2, "unknown": 3, "healthy": 4}
@@ -83,3 +83,11 @@ def roll_read_month(session: Session, source_id: int, month: str) -> None:
         .values(reads_month=month)
         .execution_options(synchronize_session=False)
     )
+
+
+def x_summary(rows: list[SourceHealthRow], budget: ReadBudget) -> str | None:
+    """The X bill so far this month across every X source, with the cap warning when close."""
+    used = sum(r.reads_used for r in rows if r.platform == "x")
+    if not any(r.platform == "x" for r in rows):
+        return None
+    return budget.warning(used) or f"X reads this month: {used:,} (about {budget.format_cost(used)})"
