@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 DATABASE_URL_ENV = "MENTIONDESK_DATABASE_URL"
 DEFAULT_SQLITE_PATH = Path(".mentiondesk") / "mentiondesk.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_CACHE_KIB = 64 * 1024
+"""Page cache per connection: the default 2 MiB thrashes once the mention indexes outgrow it."""
 
 
 class DatabaseUrlError(ValueError):
@@ -51,6 +53,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 
