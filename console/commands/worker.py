@@ -57,7 +57,7 @@ def build_steps(store: Store, cfg: AppConfig, factory: ConnectorFactory, *, clas
     if step is not None:
         steps.append(step)
     if cfg.alerts.enabled:
-        steps.append(alerts_step(cfg, channels_for(cfg, factory.secrets)))
+        steps.append(alerts_step(cfg, channels_for(cfg, factory.context.secrets)))
     return steps
 
 
