@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("console.commands.data:import_command", "Import mentions from CSV or X API v2 JSONL."),
     "sources": ("console.commands.sources:sources", "Show every source's health, errors and read budget."),
     "serve": ("console.commands.demo:serve", "Serve the console on an existing store."),
+    "user": ("console.commands.users:user", "Add console users (agent, manager, analyst, admin)."),
     "worker": ("console.commands.worker:worker", "Run sources, classification and the outbox."),
 }
 

@@ -1,158 +1,180 @@
-"""Inbox: the queue of open mentions, with filters and a detail panel."""
+"""Inbox: the queue of open mentions, with filters, live counts, bulk actions and a preview."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
-import pandas as pd
 import streamlit as st
 
+from console.services import triage
 from console.services.inbox import (
+    ASSIGNEE_ANYONE,
+    ASSIGNEE_ME,
+    ASSIGNEE_UNASSIGNED,
     PAGE_SIZE,
     InboxFilters,
+    InboxRow,
     brand_choices,
+    count_assigned_to,
     count_by_status,
+    count_queue,
+    language_choices,
     list_queue,
-    mention_detail,
     platform_choices,
+    topic_choices,
 )
-from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, age, local_time, sla_state
+from console.services.permissions import Actor, Permission, PermissionDenied
+from console.ui.auth_gate import require_actor
+from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, sla_state
+from console.ui.inbox_table import queue_frame
 from console.ui.resources import get_store, team_zone
-from console.ui.safe import escape_markdown, excerpt
+from console.ui.safe import escape_markdown
 from storage.enums import OPEN_STATUSES, MentionStatus
 
 store = get_store()
 zone = team_zone()
+actor: Actor = require_actor()
+REPLYABLE = {"any": None, "replyable": True, "listen-only": False}
 
 with store.read() as session:
     brands = brand_choices(session)
     platforms = platform_choices(session)
+    topics = topic_choices(session)
+    languages = language_choices(session)
+    assignable = triage.assignable_users(session)
+
+
+def _day_bounds(chosen: object) -> tuple[datetime | None, datetime | None]:
+    """A date range picked in the team's zone, as UTC bounds (end day included)."""
+    days = [d for d in (chosen if isinstance(chosen, tuple | list) else [chosen]) if isinstance(d, date)]
+    if not days:
+        return None, None
+    start = datetime.combine(days[0], time.min, zone).astimezone(UTC)
+    end = datetime.combine(days[-1] + timedelta(days=1), time.min, zone).astimezone(UTC)
+    return start, end
+
 
 with st.sidebar:
     st.subheader("Filters")
+    mine_only = st.toggle("Assigned to me", key="f_mine")
     chosen_brands = st.multiselect("Brand", list(brands), key="f_brand")
-    chosen_platforms = st.multiselect("Platform", platforms, key="f_platform")
+    chosen_platforms = st.multiselect("Platform", platforms, format_func=lambda p: f"{PLATFORM_ICONS.get(p, '')} {p}",
+                                      key="f_platform")  # fmt: skip
     chosen_statuses = st.multiselect(
         "Status", [s.value for s in MentionStatus], default=[s.value for s in OPEN_STATUSES], key="f_status"
     )
     chosen_sentiments = st.multiselect("Sentiment", list(SENTIMENT_CHIPS), key="f_sentiment")
-    search = st.text_input("Search text", key="f_search")
+    chosen_urgencies = st.multiselect("Urgency", list(URGENCY_CHIPS), key="f_urgency")
+    chosen_topics = st.multiselect("Topic", topics, key="f_topic")
+    chosen_languages = st.multiselect("Language", languages, key="f_language")
+    assignee = st.radio("Assignee", [ASSIGNEE_ANYONE, ASSIGNEE_ME, ASSIGNEE_UNASSIGNED], horizontal=True,
+                        key="f_assignee", disabled=mine_only)  # fmt: skip
+    replyable = st.radio("Replyable", list(REPLYABLE), horizontal=True, key="f_replyable")
+    date_range = st.date_input("Posted between", value=(), key="f_dates")
+    search = st.text_input("Search text", key="f_search", placeholder="words in the post")
 
+since, until = _day_bounds(date_range)
 filters = InboxFilters(
-    brand_ids=[brands[b] for b in chosen_brands],
-    platforms=chosen_platforms,
-    statuses=chosen_statuses,
-    sentiments=chosen_sentiments,
-    search=search,
-    page=st.session_state.get("inbox_page", 0),
-)
+    brand_ids=[brands[b] for b in chosen_brands], platforms=chosen_platforms, statuses=chosen_statuses,
+    sentiments=chosen_sentiments, urgencies=chosen_urgencies, topics=chosen_topics, languages=chosen_languages,
+    assignee=ASSIGNEE_ME if mine_only else assignee, me_id=actor.id, replyable=REPLYABLE[replyable],
+    since=since, until=until, search=search,
+)  # fmt: skip
+if st.session_state.get("inbox_filters") != filters:  # new filters start at the first page
+    st.session_state["inbox_filters"] = filters
+    st.session_state["inbox_page"] = 0
+page = st.session_state.get("inbox_page", 0)
+filters = InboxFilters(**{**filters.__dict__, "page": page})
 
 st.title("Inbox")
 
 
-@st.fragment(run_every=10)
-def live_counts() -> None:
-    """Counters refresh on their own while the agent works."""
+def open_conversation(mention_id: int) -> None:
+    """Go to the conversation view (which claims the mention when the agent replies)."""
+    st.session_state["open_mention_id"] = mention_id
+    st.switch_page("app_pages/conversation.py")
+
+
+@st.fragment(run_every=15)
+def live_queue() -> None:
+    """Counts and the queue refresh on their own; the selection is kept by mention id."""
+    now = datetime.now(UTC)
     with store.read() as session:
         counts = count_by_status(session, filters)
-    cols = st.columns(len(counts))
-    for col, (status, n) in zip(cols, counts.items(), strict=True):
+        mine = count_assigned_to(session, actor.id)
+        total = count_queue(session, filters)
+        rows = list_queue(session, filters)
+    cols = st.columns(len(counts) + 1)
+    for col, (status, n) in zip(cols, counts.items(), strict=False):
         col.metric(status.capitalize(), f"{n:,}")
-
-
-live_counts()
-
-with store.read() as session:
-    rows = list_queue(session, filters)
-
-now = datetime.now(UTC)
-table = pd.DataFrame(
-    [
-        {
-            "": PLATFORM_ICONS.get(r.platform, r.platform),
-            "Author": f"@{r.handle}" if r.handle else "—",
-            "Followers": r.followers,
-            "Text": excerpt(r.text),
-            "Age": age(r.created_at, now),
-            "Sentiment": SENTIMENT_CHIPS.get(r.sentiment or "", "—"),
-            "Urgency": URGENCY_CHIPS.get(r.urgency or "", "—"),
-            "Priority": r.priority,
-            "SLA": sla_state(r.sla_due_at, now),
-            "Status": r.status,
-            "Assignee": r.assignee or "unassigned",
-            "Brand": r.brand or "—",
-        }
-        for r in rows
-    ]
-)
-
-if table.empty:
-    st.info("No mentions match these filters.")
-    st.stop()
-
-event = st.dataframe(
-    table,
-    hide_index=True,
-    use_container_width=True,
-    on_select="rerun",
-    selection_mode="single-row",
-    key="inbox_table",
-)
-pager_prev, pager_info, pager_next = st.columns([1, 3, 1])
-page = filters.page
-if pager_prev.button("← Previous", disabled=page == 0):
-    st.session_state["inbox_page"] = page - 1
-    st.rerun()
-pager_info.caption(f"Page {page + 1} · {len(rows)} shown · sorted by priority, then SLA due time")
-if pager_next.button("Next →", disabled=len(rows) < PAGE_SIZE):
-    st.session_state["inbox_page"] = page + 1
-    st.rerun()
-
-selected = event.selection.rows if event and event.selection else []
-if not selected:
-    st.caption("Select a row to see the whole conversation.")
-    st.stop()
-
-with store.read() as session:
-    detail = mention_detail(session, rows[selected[0]].id)
-if detail is None:
-    st.warning("That mention is gone.")
-    st.stop()
-
-m = detail.mention
-st.divider()
-left, right = st.columns([3, 2])
-with left:
-    handle = f"@{detail.author.handle}" if detail.author else "unknown author"
-    st.subheader(f"{PLATFORM_ICONS.get(m.platform, m.platform)} {handle}")
-    st.markdown(escape_markdown(m.text))
-    st.caption(f"{local_time(m.created_at, zone)} · {detail.brand or 'no brand'} · status {m.status}")
-    if not m.replyable:
-        st.info(f"Listen-only: {m.replyable_reason}")
-    st.markdown("**Conversation**")
-    for post in detail.thread:
-        who = "🏢 brand" if post.is_brand_post else "👤"
-        marker = " ← this mention" if post.id == m.id else ""
-        st.markdown(f"{who} {local_time(post.created_at, zone)}{marker}: {escape_markdown(post.text)}")
-    for reply in detail.replies:
-        st.markdown(f"↪️ reply ({reply.state}): {escape_markdown(reply.text)}")
-with right:
-    st.markdown("**Author**")
-    if detail.author:
-        a = detail.author
-        badges = " ".join(b for b, on in (("✔ verified", a.verified), ("⭐ VIP", a.is_vip)) if on)
-        st.write(f"{a.display_name or a.handle} · {a.followers:,} followers {badges}")
-    st.markdown("**Classification**")
-    c = detail.classification
-    if c:
-        st.write(
-            f"{SENTIMENT_CHIPS.get(c.sentiment, c.sentiment)} · {URGENCY_CHIPS.get(c.urgency, c.urgency)}"
-        )
-        st.caption(f"{c.model_name} {c.model_version} · p(neg) {c.p_negative:.2f} · priority {c.priority}")
+    cols[-1].metric("Assigned to me", f"{mine:,}")
+    if not rows:
+        st.info("No mentions match these filters.")
+        return
+    top = st.columns([2, 5])
+    if top[0].button("Open most urgent", type="primary", icon=":material/bolt:", key="open_top"):
+        open_conversation(rows[0].id)
+    top[1].caption(f"Updated {now.astimezone(zone):%H:%M:%S} · refreshes every 15 s")
+    event = st.dataframe(queue_frame(rows, now, actor.username), hide_index=True, use_container_width=True,
+                         on_select="rerun", selection_mode="multi-row", key="inbox_table",
+                         column_config={"ID": None})  # fmt: skip
+    picked = [rows[i].id for i in (event.selection.rows if event and event.selection else []) if i < len(rows)]
+    if picked:
+        st.session_state["inbox_selected"] = picked
+    selected = [i for i in st.session_state.get("inbox_selected", []) if i in {r.id for r in rows}]
+    _pager(total, len(rows))
+    if len(selected) == 1:
+        _preview(next(r for r in rows if r.id == selected[0]), now)
+    elif len(selected) > 1:
+        _bulk(selected)
     else:
-        st.caption("Not classified yet.")
-    st.markdown("**SLA**")
-    st.write(sla_state(m.sla_due_at, now))
-    st.write(f"Assignee: {detail.assignee or 'unassigned'}")
-    for note in detail.notes:
-        st.caption(f"📝 {escape_markdown(note.body)}")
+        st.caption("Select a row to preview it, or several rows for bulk actions.")
+
+
+def _pager(total: int, shown: int) -> None:
+    prev, info, nxt = st.columns([1, 3, 1])
+    if prev.button("← Previous", disabled=page == 0, key="page_prev"):
+        st.session_state["inbox_page"] = page - 1
+        st.rerun()
+    info.caption(f"Page {page + 1} of {max(1, -(-total // PAGE_SIZE))} · {total:,} mentions · "
+                 "sorted by priority, then SLA due time")  # fmt: skip
+    if nxt.button("Next →", disabled=(page + 1) * PAGE_SIZE >= total, key="page_next"):
+        st.session_state["inbox_page"] = page + 1
+        st.rerun()
+
+
+def _preview(row: InboxRow, now: datetime) -> None:
+    st.divider()
+    st.markdown(f"**{PLATFORM_ICONS.get(row.platform, row.platform)} @{escape_markdown(row.handle or 'unknown')}** "
+                f"· {escape_markdown(row.brand or 'no brand')} · {sla_state(row.sla_due_at, now)}")  # fmt: skip
+    st.markdown(escape_markdown(row.text))
+    if row.assignee and row.assignee != actor.username:
+        st.warning(f"{row.assignee} is handling this mention.")
+    if st.button("Open conversation", icon=":material/forum:", key="open_selected"):
+        open_conversation(row.id)
+
+
+def _bulk(selected: list[int]) -> None:
+    st.divider()
+    st.markdown(f"**{len(selected)} selected** · bulk actions")
+    a, b, c = st.columns(3)
+    people = list(assignable) if actor.can(Permission.REASSIGN) else [actor.username]
+    who = a.selectbox("Assign to", ["(unassign)", *people], key="bulk_who")
+    status = b.selectbox("Set status", [s.value for s in MentionStatus], key="bulk_status")
+    tag = c.text_input("Tag", key="bulk_tag")
+    try:
+        with store.transaction() as session:
+            if a.button("Assign", key="bulk_assign"):
+                done = triage.bulk_assign(session, actor, selected, assignable.get(who))
+                st.toast(f"Assigned {len(done.changed)}; skipped {len(done.skipped)}")
+            if b.button("Set status", key="bulk_set_status"):
+                done = triage.bulk_set_status(session, actor, selected, status)
+                st.toast(f"{len(done.changed)} now {status}")
+            if c.button("Add tag", key="bulk_add_tag", disabled=not tag.strip()):
+                done = triage.bulk_tag(session, actor, selected, tag)
+                st.toast(f"Tagged {len(done.changed)}")
+    except (PermissionDenied, triage.TriageError) as exc:
+        st.error(str(exc))
+
+
+live_queue()

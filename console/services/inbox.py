@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.enums import OPEN_STATUSES, MentionStatus
 from storage.models import Author, Brand, Classification, Mention, Note, Reply, User
 
 PAGE_SIZE = 50
+ASSIGNEE_ANYONE, ASSIGNEE_ME, ASSIGNEE_UNASSIGNED = "anyone", "me", "unassigned"
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,13 @@ class InboxFilters:
     statuses: Sequence[str] = tuple(s.value for s in OPEN_STATUSES)
     sentiments: Sequence[str] = ()
     urgencies: Sequence[str] = ()
+    topics: Sequence[str] = ()
+    languages: Sequence[str] = ()
+    assignee: str = ASSIGNEE_ANYONE
+    me_id: int | None = None
+    replyable: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None
     search: str = ""
     page: int = 0
     page_size: int = PAGE_SIZE
@@ -50,27 +58,59 @@ class InboxRow:
     sla_due_at: datetime | None
     assignee: str | None
     replyable: bool
-
-
-def _where(filters: InboxFilters) -> list[Any]:
-    clauses: list[Any] = [Mention.is_brand_post.is_(False)]
-    if filters.statuses:
-        clauses.append(Mention.status.in_(list(filters.statuses)))
-    if filters.brand_ids:
-        clauses.append(Mention.brand_id.in_(list(filters.brand_ids)))
-    if filters.platforms:
-        clauses.append(Mention.platform.in_(list(filters.platforms)))
-    if filters.sentiments:
-        clauses.append(Mention.sentiment.in_(list(filters.sentiments)))
-    if filters.urgencies:
-        clauses.append(Mention.urgency.in_(list(filters.urgencies)))
-    if filters.search.strip():
-        clauses.append(Mention.text.ilike(f"%{_escape_like(filters.search.strip())}%", escape="\\"))
-    return clauses
+    assignee_id: int | None = None
+    replyable_reason: str = ""
+    reason: str = ""
+    topics: tuple[str, ...] = ()
 
 
 def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _assignee_clause(filters: InboxFilters) -> Any | None:
+    if filters.assignee == ASSIGNEE_ME:
+        return Mention.assignee_id == (filters.me_id if filters.me_id is not None else -1)
+    if filters.assignee == ASSIGNEE_UNASSIGNED:
+        return Mention.assignee_id.is_(None)
+    return None
+
+
+def _topic_clause(topics: Sequence[str]) -> Any:
+    """The current classification lists one of the topics (JSON read as text: portable, still exact)."""
+    as_text = cast(Classification.topics, String)
+    return (
+        select(Classification.id)
+        .where(
+            Classification.mention_id == Mention.id,
+            Classification.is_current,
+            or_(*[as_text.like(f'%"{_escape_like(t)}"%', escape="\\") for t in topics]),
+        )
+        .exists()
+    )
+
+
+def _where(filters: InboxFilters) -> list[Any]:
+    clauses: list[Any] = [Mention.is_brand_post.is_(False)]
+    pairs = [
+        (Mention.status, filters.statuses), (Mention.brand_id, filters.brand_ids),
+        (Mention.platform, filters.platforms), (Mention.sentiment, filters.sentiments),
+        (Mention.urgency, filters.urgencies), (Mention.language, filters.languages),
+    ]  # fmt: skip
+    clauses += [column.in_(list(values)) for column, values in pairs if values]
+    if (assignee := _assignee_clause(filters)) is not None:
+        clauses.append(assignee)
+    if filters.replyable is not None:
+        clauses.append(Mention.replyable.is_(filters.replyable))
+    if filters.since is not None:
+        clauses.append(Mention.created_at >= filters.since)
+    if filters.until is not None:
+        clauses.append(Mention.created_at < filters.until)
+    if filters.topics:
+        clauses.append(_topic_clause(filters.topics))
+    if filters.search.strip():
+        clauses.append(Mention.text.ilike(f"%{_escape_like(filters.search.strip())}%", escape="\\"))
+    return clauses
 
 
 def _queue_query(filters: InboxFilters) -> Select[Any]:
@@ -92,6 +132,8 @@ def _queue_query(filters: InboxFilters) -> Select[Any]:
             Mention.sla_due_at,
             User.username,
             Mention.replyable,
+            Mention.assignee_id,
+            Mention.replyable_reason,
         )  # fmt: skip
         .outerjoin(Brand, Brand.id == Mention.brand_id)
         .outerjoin(Author, Author.id == Mention.author_id)
@@ -104,7 +146,30 @@ def _queue_query(filters: InboxFilters) -> Select[Any]:
 def list_queue(session: Session, filters: InboxFilters) -> list[InboxRow]:
     """One page of the queue: highest priority first, then the soonest SLA due time."""
     query = _queue_query(filters).limit(filters.page_size).offset(filters.page * filters.page_size)
-    return [InboxRow(*row) for row in session.execute(query)]
+    rows = [tuple(row) for row in session.execute(query)]
+    why = _reasons(session, [row[0] for row in rows])
+    return [InboxRow(*row, *why.get(row[0], ("", ()))) for row in rows]
+
+
+def _reasons(session: Session, ids: list[int]) -> dict[int, tuple[str, tuple[str, ...]]]:
+    """The "why urgent" line and the topics of each row, from its current classification (one query)."""
+    if not ids:
+        return {}
+    query = select(Classification.mention_id, Classification.explanation, Classification.topics).where(
+        Classification.mention_id.in_(ids), Classification.is_current
+    )
+    out: dict[int, tuple[str, tuple[str, ...]]] = {}
+    for mention_id, explanation, topics in session.execute(query):
+        reasons = [str(s.get("reason")) for s in explanation or [] if isinstance(s, dict) and s.get("reason")]
+        topic_list = tuple(str(t) for t in topics or [])
+        fallback = f"topic: {', '.join(topic_list)}" if topic_list else ""
+        out[mention_id] = ("; ".join(reasons[:2]) or fallback, topic_list)
+    return out
+
+
+def count_queue(session: Session, filters: InboxFilters) -> int:
+    """How many mentions match, for the pager."""
+    return int(session.scalar(select(func.count()).select_from(Mention).where(*_where(filters))) or 0)
 
 
 def count_by_status(session: Session, filters: InboxFilters) -> dict[str, int]:
@@ -115,6 +180,16 @@ def count_by_status(session: Session, filters: InboxFilters) -> dict[str, int]:
     for status, n in session.execute(query):
         counts[str(status.value if isinstance(status, MentionStatus) else status)] = n
     return counts
+
+
+def count_assigned_to(session: Session, user_id: int) -> int:
+    """Open mentions assigned to one person (the "assigned to me" badge)."""
+    query = (
+        select(func.count())
+        .select_from(Mention)
+        .where(Mention.assignee_id == user_id, Mention.status.in_([s.value for s in OPEN_STATUSES]))
+    )
+    return int(session.scalar(query) or 0)
 
 
 @dataclass
@@ -137,13 +212,9 @@ def mention_detail(session: Session, mention_id: int) -> MentionDetail | None:
     if mention is None:
         return None
     author = session.get(Author, mention.author_id) if mention.author_id else None
-    brand = (
-        session.scalar(select(Brand.name).where(Brand.id == mention.brand_id)) if mention.brand_id else None
-    )
+    brand = session.scalar(select(Brand.name).where(Brand.id == mention.brand_id)) if mention.brand_id else None
     assignee = (
-        session.scalar(select(User.username).where(User.id == mention.assignee_id))
-        if mention.assignee_id
-        else None
+        session.scalar(select(User.username).where(User.id == mention.assignee_id)) if mention.assignee_id else None
     )
     thread_key = mention.conversation_id or mention.external_id
     thread = list(
@@ -157,9 +228,7 @@ def mention_detail(session: Session, mention_id: int) -> MentionDetail | None:
             .limit(200)
         )
     )
-    replies = list(
-        session.scalars(select(Reply).where(Reply.mention_id == mention_id).order_by(Reply.created_at))
-    )
+    replies = list(session.scalars(select(Reply).where(Reply.mention_id == mention_id).order_by(Reply.created_at)))
     notes = list(session.scalars(select(Note).where(Note.mention_id == mention_id).order_by(Note.created_at)))
     current = session.scalar(
         select(Classification).where(and_(Classification.mention_id == mention_id, Classification.is_current))
@@ -175,3 +244,17 @@ def brand_choices(session: Session) -> dict[str, int]:
 def platform_choices(session: Session) -> list[str]:
     """Platforms present in the store."""
     return list(session.scalars(select(Mention.platform).distinct().order_by(Mention.platform)))
+
+
+def topic_choices(session: Session, limit: int = 5_000) -> list[str]:
+    """Topics seen in recent current classifications, for the filter."""
+    query = (
+        select(Classification.topics).where(Classification.is_current).order_by(Classification.id.desc()).limit(limit)
+    )
+    return sorted({str(t) for topics in session.scalars(query) for t in topics or []})
+
+
+def language_choices(session: Session) -> list[str]:
+    """Languages present in the store."""
+    query = select(Mention.language).where(Mention.language.is_not(None)).distinct().order_by(Mention.language)
+    return [str(x) for x in session.scalars(query)]

@@ -1,0 +1,125 @@
+"""Settings (admins): sources and their health, brands, templates, voice rules, SLA policies, users."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import select
+
+from console.services import settings as svc
+from console.services.inbox import brand_choices
+from console.services.permissions import Actor, Permission, PermissionDenied
+from console.services.sources import source_health
+from console.services.users import UserExistsError
+from console.ui.auth_gate import require_actor
+from console.ui.resources import get_config, get_store
+from storage.enums import Role
+from storage.models import Brand, Source, Template
+
+store, cfg = get_store(), get_config()
+actor: Actor = require_actor()
+st.title("Settings")
+if not actor.can(Permission.ADMIN):
+    st.info("Only admins manage settings.")
+    st.stop()
+
+
+def save(label: str, fn, *args: object, **kwargs: object) -> None:  # type: ignore[no-untyped-def]
+    """One audited change in its own transaction; validation problems are shown with their field."""
+    try:
+        with store.transaction() as session:
+            fn(session, actor, *args, **kwargs)
+    except (svc.SettingsError, PermissionDenied, UserExistsError, ValueError) as exc:
+        st.error(f"{label}: {exc}")
+    else:
+        st.toast(f"{label}: saved")
+
+
+tabs = st.tabs(["Sources", "Brands", "Templates", "Voice rules", "SLA policies", "Users"])
+with store.read() as session:
+    brands = brand_choices(session)
+    sources = {s.name: (s.id, s.enabled, s.interval_s) for s in session.scalars(select(Source).order_by(Source.name))}
+    health = source_health(session)
+    templates = list(session.scalars(select(Template).order_by(Template.name)))
+    keywords = {b.name: list(b.keywords or []) for b in session.scalars(select(Brand))}
+    users = svc.list_users(session, actor)
+    voice = svc.effective_voice_rules(session, cfg)
+    sla = svc.effective_sla_policies(session, cfg)
+
+with tabs[0]:
+    st.dataframe(pd.DataFrame([{"Source": h.name, "Platform": h.platform, "Health": h.health, "Enabled": h.enabled,
+                                "Last error": h.last_error or ""} for h in health]), hide_index=True)  # fmt: skip
+    if sources:
+        name = st.selectbox("Source", list(sources), key="s_src")
+        sid, enabled, interval = sources[name]
+        on = st.toggle("Enabled", value=enabled, key=f"s_on_{sid}")
+        every = st.number_input("Interval (s)", min_value=15, value=interval, key=f"s_int_{sid}")
+        if st.button("Save source", key="s_save"):
+            save("Source", svc.update_source, sid, enabled=on, interval_s=int(every))
+
+with tabs[1]:
+    if brands:
+        brand = st.selectbox("Brand", list(brands), key="b_pick")
+        words = st.text_area("Keywords (one per line)", "\n".join(keywords.get(brand, [])), key=f"b_kw_{brand}")
+        if st.button("Save keywords", key="b_save"):
+            save("Keywords", svc.update_brand_keywords, brands[brand], words.splitlines())
+    st.caption("Handles and queries come from mentiondesk.toml (`mentiondesk config check` validates it).")
+
+with tabs[2]:
+    options = {"(new template)": None} | {f"{t.name} (#{t.id})": t for t in templates}
+    picked = options[st.selectbox("Template", list(options), key="t_pick")]
+    t_name = st.text_input("Name", picked.name if picked else "", key=f"t_name_{picked.id if picked else 0}")
+    t_body = st.text_area("Body", picked.body if picked else "", key=f"t_body_{picked.id if picked else 0}")
+    t_topics = st.text_input("Topics (comma separated)", ", ".join(picked.topics or []) if picked else "",
+                             key=f"t_topics_{picked.id if picked else 0}")  # fmt: skip
+    t_active = st.toggle("Active", picked.is_active if picked else True, key=f"t_active_{picked.id if picked else 0}")
+    if st.button("Save template", key="t_save"):
+        save("Template", svc.save_template, template_id=picked.id if picked else None, name=t_name, body=t_body,
+             brand_id=picked.brand_id if picked else None, topics=t_topics.split(","), active=t_active)  # fmt: skip
+
+with tabs[3]:
+    by_brand = {r.brand or "(default)": r for r in voice}
+    which = st.selectbox("Brand", list(by_brand) or ["(default)"], key="v_pick")
+    rules = by_brand.get(which)
+    data = rules.model_dump(mode="json") if rules else {"brand": None}
+    banned = st.text_area(
+        "Banned phrases (one per line)", "\n".join(data.get("banned_phrases", [])), key=f"v_b_{which}"
+    )
+    sign_off = st.text_input("Sign-off (regular expression)", data.get("sign_off") or "", key=f"v_s_{which}")
+    max_len = st.number_input("Max length (0 = platform limit only)", 0, 10_000, data.get("max_length") or 0,
+                              key=f"v_l_{which}")  # fmt: skip
+    if st.button("Save voice rules", key="v_save"):
+        update = {**data, "banned_phrases": [p.strip() for p in banned.splitlines() if p.strip()],
+                  "sign_off": sign_off or None, "max_length": int(max_len) or None}  # fmt: skip
+        save("Voice rules", svc.save_voice_rules, cfg, update)
+
+with tabs[4]:
+    edited = st.data_editor(
+        pd.DataFrame([{"urgency": p.urgency, "first_response_min": p.first_response.total_seconds() / 60,
+                       "resolution_h": (p.resolution.total_seconds() / 3600) if p.resolution else None} for p in sla]),
+        hide_index=True, disabled=["urgency"], key="sla_editor",
+    )  # fmt: skip
+    if st.button("Save SLA policies", key="sla_save"):
+        rows = edited.to_dict("records")
+        policies = [{"urgency": r["urgency"], "first_response": float(r["first_response_min"]) * 60,
+                     **({"resolution": float(r["resolution_h"]) * 3600} if pd.notna(r["resolution_h"]) else {})}
+                    for r in rows]  # fmt: skip
+        save("SLA policies", svc.save_sla_policies, policies)
+
+with tabs[5]:
+    st.dataframe(pd.DataFrame([{"User": u.username, "Name": u.display_name, "Role": u.role.value,
+                                "Active": u.is_active} for u in users]), hide_index=True)  # fmt: skip
+    with st.form("add_user"):
+        n, dn = st.text_input("Username"), st.text_input("Full name")
+        role = st.selectbox("Role", [r.value for r in Role])
+        pw = st.text_input("Initial password", type="password")
+        if st.form_submit_button("Add user"):
+            save("User", svc.add_user, n, pw, role, dn)
+    people = {u.username: u for u in users}
+    if people:
+        who = people[st.selectbox("Change user", list(people), key="u_pick")]
+        roles = [r.value for r in Role]
+        new_role = st.selectbox("New role", roles, index=roles.index(who.role.value), key=f"u_role_{who.id}")
+        active = st.toggle("Active", who.is_active, key=f"u_active_{who.id}")
+        if st.button("Save user", key="u_save"):
+            save("User", svc.update_user, who.id, role=new_role, active=active)

@@ -1,0 +1,113 @@
+"""The composer panel: templates, suggestions, live count, voice findings and Send."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from console.config import VoiceRules
+from console.services.composer import TemplateError, char_count, list_templates, platform_limit, render
+from console.services.inbox import MentionDetail
+from console.services.outbox import OutboxError
+from console.services.permissions import Actor, PermissionDenied
+from console.services.replying import Draft, NeedsConfirmation, VoiceCheckFailed, new_send_key, send_reply
+from console.services.store import Store
+from console.services.suggestions import suggest_replies
+from console.services.voice import Finding, check_reply
+from console.ui.safe import escape_markdown
+
+
+def _keys(mention_id: int) -> tuple[str, str]:
+    """The draft widget's key (a new one after each send, so the box empties) and the send key's."""
+    version = st.session_state.get(f"draft_version_{mention_id}", 0)
+    draft = f"draft_{mention_id}" if not version else f"draft_{mention_id}_{version}"
+    return draft, f"send_key_{mention_id}"
+
+
+def _use(mention_id: int, text: str, template_id: int | None = None) -> None:
+    draft_key, _ = _keys(mention_id)
+    st.session_state[draft_key] = text
+    st.session_state[f"template_{mention_id}"] = template_id
+
+
+def show_findings(findings: list[Finding]) -> None:
+    """Each finding: what is wrong and how to fix it; blocking in red, warnings in amber."""
+    for f in findings:
+        message = f"**{'Blocked' if f.blocking else 'Check'}:** {f.problem}. *Fix:* {f.fix}."
+        (st.error if f.blocking else st.warning)(message, icon="⛔" if f.blocking else "⚠️")
+
+
+def _templates(store: Store, detail: MentionDetail, values: dict[str, str], topics: list[str]) -> None:
+    m = detail.mention
+    with st.expander("Saved replies", expanded=True):
+        search = st.text_input("Search saved replies", key=f"tpl_search_{m.id}")
+        only_topic = st.toggle(f"Only for this topic ({', '.join(topics) or 'none'})", key=f"tpl_topic_{m.id}")
+        with store.read() as session:
+            templates = list_templates(
+                session, brand_id=m.brand_id, topics=topics, search=search, topic_only=only_topic
+            )
+        if not templates:
+            st.caption("No saved reply matches.")
+            return
+        chosen = st.selectbox("Template", templates, format_func=lambda t: t.name, key=f"tpl_pick_{m.id}")
+        if chosen is not None:
+            try:
+                preview = render(chosen.body, values)
+            except TemplateError as exc:
+                st.error(str(exc))
+                return
+            st.caption(escape_markdown(preview))
+            st.button("Use this reply", key=f"tpl_use_{m.id}", on_click=_use, args=(m.id, preview, chosen.id))
+
+
+def _suggestions(store: Store, detail: MentionDetail) -> None:
+    with st.expander("Suggested from past replies"):
+        with store.read() as session:
+            found = suggest_replies(session, detail.mention, k=3)
+        if not found:
+            st.caption("No similar past replies yet.")
+        for i, s in enumerate(found):
+            st.markdown(f"{escape_markdown(s.reply_text)}  \n*similar to:* {escape_markdown(s.answered[:120])}")
+            st.button(f"Use suggestion {i + 1} ({s.score:.0%} similar)", key=f"sug_{detail.mention.id}_{i}",
+                      on_click=_use, args=(detail.mention.id, s.reply_text))  # fmt: skip
+
+
+def composer(
+    store: Store, actor: Actor, detail: MentionDetail, values: dict[str, str], rules: VoiceRules, topics: list[str]
+) -> None:
+    """Compose and send; the service re-checks role, claim and voice whatever this panel shows."""
+    m = detail.mention
+    draft_key, send_key = _keys(m.id)
+    st.session_state.setdefault(send_key, new_send_key())
+    _templates(store, detail, values, topics)
+    _suggestions(store, detail)
+    limit = platform_limit(m.platform)
+    text = st.text_area("Reply", key=draft_key, height=140, max_chars=limit, placeholder="Write a reply…")
+    st.caption(f"{char_count(text, m.platform).words()} · {m.platform}")
+    findings = check_reply(text, rules, sentiment=m.sentiment, platform_limit=limit) if text.strip() else []
+    show_findings(findings)
+    blocking = any(f.blocking for f in findings)
+    confirmed = False
+    if findings and not blocking:
+        confirmed = st.checkbox("I have read the warnings; send anyway", key=f"confirm_{m.id}")
+    if st.button("Send reply", type="primary", icon=":material/send:", key=f"send_{m.id}",
+                 disabled=not text.strip() or blocking):  # fmt: skip
+        draft = Draft(text, st.session_state[send_key], st.session_state.get(f"template_{m.id}"), confirmed)
+        _send(store, actor, m.id, draft, rules)
+
+
+def _send(store: Store, actor: Actor, mention_id: int, draft: Draft, rules: VoiceRules) -> None:
+    try:
+        with store.transaction() as session:
+            send_reply(session, actor, mention_id, draft, rules)
+    except VoiceCheckFailed as exc:
+        show_findings(exc.findings)
+    except NeedsConfirmation:
+        st.warning("Tick the confirmation to send despite the warnings.")
+    except (OutboxError, PermissionDenied) as exc:
+        st.error(str(exc))
+    else:
+        st.session_state[_keys(mention_id)[1]] = new_send_key()
+        st.session_state[f"sent_{mention_id}"] = True
+        st.session_state.pop(_keys(mention_id)[0], None)
+        st.session_state[f"draft_version_{mention_id}"] = st.session_state.get(f"draft_version_{mention_id}", 0) + 1
+        st.rerun()
