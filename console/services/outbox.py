@@ -19,7 +19,7 @@ from connectors.base import Author as AuthorRecord
 from connectors.base import Mention as MentionRecord
 from connectors.base import Metrics
 from storage.enums import INFLIGHT_REPLY_STATES, ReplyState
-from storage.models import AuditEntry, Author, Mention, Reply
+from storage.models import AuditEntry, Author, Mention, Reply, User
 
 MAX_REPLY_CHARS = 10_000
 """A sanity bound; each platform's own limit is enforced by its connector."""
@@ -114,7 +114,7 @@ def queue_reply(session: Session, mention_id: int, text: str, user_id: int | Non
         if raced is not None:  # the other click committed first
             return _same_reply(raced, mention_id, text)
         raise _in_flight_error(session, mention_id) from None
-    audit_reply(session, reply, "reply.queued", user_id=user_id, actor=f"user:{user_id}" if user_id else "system")
+    audit_reply(session, reply, "reply.queued", user_id=user_id, actor=_actor(session, user_id))
     return reply
 
 
@@ -136,7 +136,7 @@ def settle_reply(
         reply.state = ReplyState.FAILED
         reply.last_error = "confirmed by a person as not posted"
     reply.updated_at = now
-    audit_reply(session, reply, "reply.settled", user_id=user_id, actor=f"user:{user_id}" if user_id else "system")
+    audit_reply(session, reply, "reply.settled", user_id=user_id, actor=_actor(session, user_id))
     return reply
 
 
@@ -148,6 +148,13 @@ def record_first_response(session: Session, mention_id: int, at: datetime) -> No
         .values(first_response_at=at)
         .execution_options(synchronize_session=False)
     )
+
+
+def _actor(session: Session, user_id: int | None) -> str:
+    """The audit log names people by username, as every other service does."""
+    if user_id is None:
+        return "system"
+    return session.scalar(select(User.username).where(User.id == user_id)) or f"user:{user_id}"
 
 
 def audit_reply(session: Session, reply: Reply, action: str, *, user_id: int | None, actor: str, **extra: Any) -> None:
