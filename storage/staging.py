@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 Column = tuple[str, str]
 _PG_TYPES = {"text": "text", "int": "bigint", "bool": "boolean", "time": "timestamptz", "json": "jsonb"}
 _SQLITE_TYPES = {"text": "TEXT", "int": "INTEGER", "bool": "INTEGER", "time": "DATETIME", "json": "JSON"}
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def _utc(value: datetime) -> datetime:
@@ -36,7 +35,7 @@ def converters(dialect: str) -> dict[str, Callable[[Any], Any]]:
     """Per-type value converters matching what SQLAlchemy itself would store on ``dialect``."""
     if dialect == "sqlite":
         return {
-            "time": lambda v: None if v is None else _utc(v).replace(tzinfo=None).strftime(_SQLITE_TIME),
+            "time": lambda v: None if v is None else _utc(v).replace(tzinfo=None).isoformat(" ", "microseconds"),
             "json": lambda v: None if v is None else _json(v),
             "bool": lambda v: None if v is None else int(bool(v)),
         }
