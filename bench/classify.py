@@ -8,6 +8,7 @@ tokenisation is a small share of the baseline's time. Both run on the same posts
 with the same thread count.
 
     .venv/bin/python bench/classify.py [--data-dir ../shared/data] [--posts 5000] [--threads 2]
+        [--baseline-posts N] [--int8]
 
 Prints ``RESULT <name> <value> <unit>`` lines.
 """
@@ -35,11 +36,11 @@ def load_posts(data_dir: Path, count: int) -> list[str]:
     return (posts * (count // len(posts) + 1))[:count]
 
 
-def time_ours(posts: list[str], batch: int) -> tuple[float, float]:
+def time_ours(posts: list[str], batch: int, **options: object) -> tuple[float, float]:
     from classifiers import load_classifier
 
     started = time.perf_counter()
-    classifier = load_classifier("default")
+    classifier = load_classifier("default", **options)
     load_s = time.perf_counter() - started
     classifier.classify(posts[:64])  # warm-up
     started = time.perf_counter()
@@ -73,6 +74,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=256, help="posts per classify() call (ours)")
     parser.add_argument("--baseline-batch", type=int, default=8, help="pipeline batch_size (baseline)")
+    parser.add_argument("--int8", action="store_true", help="also time the opt-in int8 mode")
+    parser.add_argument(
+        "--baseline-posts", type=int, default=None, help="time the baseline on the first N of the posts (default: all)"
+    )
     args = parser.parse_args()
     import torch
 
@@ -83,7 +88,10 @@ def main() -> None:
     print(f"RESULT classify_default {ours:.1f} mentions/s")
     print(f"RESULT classify_model_load {load_s:.2f} s")
     print(f"RESULT classify_peak_rss {rss_mb:.0f} MB")
-    baseline = time_baseline(posts, args.baseline_batch)
+    if args.int8:
+        fast, _ = time_ours(posts, args.batch, quantized=True)
+        print(f"RESULT classify_int8_opt_in {fast:.1f} mentions/s")
+    baseline = time_baseline(posts[: args.baseline_posts or len(posts)], args.baseline_batch)
     print(f"RESULT classify_roberta_base_pipeline {baseline:.1f} mentions/s")
     print(f"RESULT classify_speedup_vs_roberta {ours / baseline:.1f} x")
 

@@ -11,14 +11,17 @@ import click
 
 # name -> ("module:attribute", one-line help); each area registers its commands here.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "classify-file": ("console.commands.classify:classify_file_command", "Add sentiment, urgency and tags to a CSV."),
     "config": ("console.commands.config_cmd:config_group", "Validate mentiondesk.toml."),
     "db": ("console.commands.db:db", "Create and migrate the store."),
     "demo": ("console.commands.demo:demo", "Demo store, live worker and console in one command."),
+    "eval": ("console.commands.classify:eval_command", "Evaluate the classifier on the held-out sets."),
     "export": ("console.commands.export:export_command", "Export mentions to CSV, xlsx, Parquet or JSONL."),
     "generate": ("console.commands.demo:generate", "Fill a store with seeded generated mentions."),
     "import": ("console.commands.data:import_command", "Import mentions from CSV or X API v2 JSONL."),
     "sources": ("console.commands.sources:sources", "Show every source's health, errors and read budget."),
     "serve": ("console.commands.demo:serve", "Serve the console on an existing store."),
+    "train": ("console.commands.classify:train_command", "Train the sentiment model (or retrain from feedback)."),
     "user": ("console.commands.users:user", "Add console users (agent, manager, analyst, admin)."),
     "worker": ("console.commands.worker:worker", "Run sources, classification and the outbox."),
 }

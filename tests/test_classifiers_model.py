@@ -1,0 +1,161 @@
+"""Quality floors of the shipped default model, on the full reporting sets.
+
+These load the real offline model (int8, as the worker runs it) and classify about 3,200 posts,
+which takes well under a minute on 2 cores. Targets from issue 4.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from classifiers import Classifier, load_classifier
+from classifiers.evaluation import reporting_sets, sentiment_report, urgency_report
+from classifiers.minilm import SENTIMENT_WEIGHTS, URGENCY_WEIGHTS
+from console.commands import classify as classify_cmd
+
+
+@pytest.fixture(scope="module")
+def model() -> Classifier:
+    return load_classifier("default")
+
+
+@pytest.fixture(scope="module")
+def sets(data_dir: Path):
+    return reporting_sets(data_dir)
+
+
+def test_shipped_weights_are_small_safetensors():
+    assert SENTIMENT_WEIGHTS.suffix == ".safetensors" and SENTIMENT_WEIGHTS.stat().st_size <= 25 * 1024 * 1024
+    assert URGENCY_WEIGHTS.stat().st_size <= 1024 * 1024
+
+
+# Measured for the shipped model (docs/model_card.md): airline test macro-F1 0.794, TweetEval val
+# 1,001-2,000 macro-recall 0.681, ECE 0.025 / 0.050. The regression floors sit just under those; the
+# issue-4 targets are strict xfails, so shipping a model that reaches them turns them into failures
+# that ask for the xfail to be removed.
+AIRLINE_FLOOR, TWEETEVAL_FLOOR, ECE_CEILING = 0.785, 0.67, 0.06
+ISSUE_TARGET = pytest.mark.xfail(
+    strict=True, reason="issue 4 target not reached yet by the shipped model (see docs/model_card.md)"
+)
+
+
+@pytest.fixture(scope="module")
+def airline_report(model, sets):
+    return sentiment_report(model, sets["airline_test"])
+
+
+@pytest.fixture(scope="module")
+def tweeteval_report(model, sets):
+    return sentiment_report(model, sets["tweeteval_val_1001_2000"])
+
+
+def test_airline_test_macro_f1_and_calibration_floor(airline_report):
+    assert airline_report.n == 1419
+    assert airline_report.macro_f1 >= AIRLINE_FLOOR, airline_report.as_dict()
+    assert airline_report.ece is not None and airline_report.ece <= ECE_CEILING, airline_report.as_dict()
+
+
+def test_tweeteval_heldout_macro_recall_and_calibration_floor(tweeteval_report):
+    assert tweeteval_report.n == 1000
+    assert tweeteval_report.macro_recall >= TWEETEVAL_FLOOR, tweeteval_report.as_dict()
+    assert tweeteval_report.ece is not None and tweeteval_report.ece <= ECE_CEILING
+
+
+@ISSUE_TARGET
+def test_issue_target_airline_macro_f1_080(airline_report):
+    assert airline_report.macro_f1 >= 0.80
+
+
+@ISSUE_TARGET
+def test_issue_target_tweeteval_macro_recall_070(tweeteval_report):
+    assert tweeteval_report.macro_recall >= 0.70
+
+
+def test_urgency_heldout_critical_and_high_recall_floor(model, data_dir):
+    result = urgency_report(model, data_dir)
+    assert result.report.n > 500
+    assert result.extra["critical_high_recall"] >= 0.80, result.report.as_dict()
+
+
+def test_scores_are_complete_for_every_kind_of_input(model):
+    texts = [
+        "@united you lost my luggage and nobody answers",
+        "",
+        "   ",
+        "Merci beaucoup pour votre aide, le vol était parfait",
+        "I was charged twice for the same order, where is my refund?",
+        "Your food gave my kids food poisoning, we were in hospital all night",
+        "😍😍😍",
+    ]
+    scores = model.classify(texts)
+    assert len(scores) == len(texts)
+    for s in scores:
+        assert sum((s.p_negative, s.p_neutral, s.p_positive)) == pytest.approx(1.0, abs=1e-4)
+        assert 0.0 <= s.urgency_score <= 1.0
+        assert [x.contribution for x in s.signals] == sorted((x.contribution for x in s.signals), reverse=True)
+    luggage, empty, blank, french, billing, poisoning, emoji = scores
+    assert luggage.sentiment == "negative" and "delivery_luggage" in luggage.topics and luggage.language == "en"
+    assert empty.language is None and empty.topics == [] and blank.topics == []
+    assert french.language == "fr"
+    assert "billing" in billing.topics
+    assert poisoning.urgency == "critical" and poisoning.signals[0].reason
+    assert emoji.sentiment == "positive"
+    assert model.classify([]) == []
+
+
+def test_batches_give_the_same_scores_as_single_posts(model):
+    texts = ["love the new seats", "flight delayed 3 hours, no info at all", "ok"]
+    together = model.classify(texts)
+    alone = [model.classify([t])[0] for t in texts]
+    for a, b in zip(together, alone, strict=True):
+        assert a.sentiment == b.sentiment and a.p_negative == pytest.approx(b.p_negative, abs=0.02)
+
+
+def test_classify_file_writes_every_row(model, tmp_path, monkeypatch):
+    monkeypatch.setattr(classify_cmd, "_load", lambda name: model)
+    source = tmp_path / "in.csv"
+    rows = [
+        {"id": str(i), "body": text}
+        for i, text in enumerate(["great crew!", "", "¿Dónde está mi maleta?", 'x,"y"\nz'] * 150)
+    ]
+    with source.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["id", "body"])
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        classify_cmd.classify_file_command, [str(source), "--text-column", "body", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    with out.open(newline="", encoding="utf-8") as handle:
+        written = list(csv.DictReader(handle))
+    assert len(written) == 600 and [r["id"] for r in written] == [r["id"] for r in rows]
+    assert list(written[0]) == ["id", "body", *classify_cmd.OUTPUT_COLUMNS]
+    assert written[0]["sentiment"] == "positive" and written[2]["language"] == "es"
+    assert written[1]["sentiment"] and written[1]["language"] == ""
+    assert all(0 <= int(r["priority"]) <= 100 for r in written)
+    assert written[3]["body"] == 'x,"y"\nz'
+    probs = np.array([[float(r["p_negative"]), float(r["p_neutral"]), float(r["p_positive"])] for r in written])
+    assert np.allclose(probs.sum(1), 1.0, atol=2e-3)
+
+
+def test_commands_fail_with_one_clear_line_when_inputs_are_missing(tmp_path):
+    runner = CliRunner()
+    missing = tmp_path / "nowhere"
+    for command, args in (
+        (classify_cmd.eval_command, ["--data-dir", str(missing)]),
+        (classify_cmd.train_command, ["--data-dir", str(missing)]),
+        (classify_cmd.classify_file_command, [str(missing / "in.csv"), "--output", str(tmp_path / "o.csv")]),
+    ):
+        result = runner.invoke(command, args)
+        assert result.exit_code != 0
+        assert str(missing) in result.output and len(result.output.strip().splitlines()) == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(classify_cmd.eval_command, ["--data-dir", str(empty)])
+    assert result.exit_code != 0 and "airline_tweets.csv" in result.output
