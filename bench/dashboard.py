@@ -1,9 +1,10 @@
-"""Dashboard aggregates for 90 days: SQL GROUP BYs (ours) vs pandas over every row (baseline).
+"""Dashboard aggregates for 90 days: rollups + SQL GROUP BYs (ours) vs pandas over every row (baseline).
 
     mentiondesk generate --mentions 1000000 --database-url URL     # once
     python bench/dashboard.py --database-url URL [--database-url URL2] --mentions 1000000
 
-For each store it computes the whole ``dashboard_bundle`` for the 90 days up to the newest
+The store's rollups must be built (the worker keeps them; ``console.services.rollup.rebuild``
+builds them at once).  For each store it computes the whole ``dashboard_bundle`` for the 90 days up to the newest
 mention (best of ``--repeat`` warm runs, plus the cold first run), then the naive baseline
 that loads every mention of the range (and the previous period) into pandas and
 aggregates there.  Prints ``RESULT dashboard_ms_<db> <ms>`` and the baseline beside it,
@@ -13,6 +14,7 @@ with the Python peak memory (tracemalloc, numpy included) of each.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import tracemalloc
@@ -22,12 +24,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import delete, func, select  # noqa: E402
 
 from bench._common import machine, result  # noqa: E402
 from console.services.dashboard import DashboardFilters, dashboard_bundle  # noqa: E402
+from console.services.rollup import plan  # noqa: E402
 from console.services.store import Store, open_store  # noqa: E402
-from storage.models import Author, Brand, Classification, Mention, User  # noqa: E402
+from storage.models import Author, Brand, Classification, Mention, RollupState, User  # noqa: E402
 
 DAYS = 90
 
@@ -49,6 +52,13 @@ def filters_for(store: Store) -> DashboardFilters:
 
 def ours(store: Store, filters: DashboardFilters) -> None:
     with store.read() as session:
+        dashboard_bundle(session, filters)
+
+
+def ours_without_rollups(store: Store, filters: DashboardFilters) -> None:
+    """The same SQL aggregates over the mentions table alone (the rollups forgotten in this read only)."""
+    with store.read() as session:
+        session.execute(delete(RollupState))
         dashboard_bundle(session, filters)
 
 
@@ -117,6 +127,7 @@ def main() -> None:
     parser.add_argument("--mentions", type=int, default=None, help="Mentions the store should hold (checked).")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--without-rollups", action="store_true", help="Also time the SQL path with no rollups.")
     args = parser.parse_args()
     print(f"# {machine()}")
     for url in args.database_url:
@@ -128,14 +139,25 @@ def main() -> None:
         filters = filters_for(store)
         name = db_name(store)
         print(f"# {name}: {held:,} mentions in store, {DAYS} days to {filters.end.isoformat()}")
+        with store.read() as session:
+            the_plan = plan(session, filters.clock())
+        if not the_plan.built:
+            print("# no rollups: run `mentiondesk worker` (or console.services.rollup.rebuild) first")
+        raw_days = sorted(d.date().isoformat() for d in the_plan.raw_days)
+        print(f"# rollups built: {the_plan.built}; days read raw: {raw_days}")
+        print(f"# load average before: {os.getloadavg()}")
         cold, warm, peak = measure(ours, store, filters, args.repeat)
         result(f"dashboard_ms_{name}", warm, "ms")
         result(f"dashboard_cold_ms_{name}", cold, "ms")
         result(f"dashboard_peak_mb_{name}", peak, "MB")
+        if args.without_rollups:
+            cold, warm, peak = measure(ours_without_rollups, store, filters, 1)
+            result(f"dashboard_without_rollups_ms_{name}", warm, "ms")
         if not args.no_baseline:
             cold, warm, peak = measure(naive, store, filters, 1)
             result(f"dashboard_baseline_ms_{name}", warm, "ms")
             result(f"dashboard_baseline_peak_mb_{name}", peak, "MB")
+        print(f"# load average after: {os.getloadavg()}")
         store.dispose()
 
 

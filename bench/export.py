@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -104,6 +105,7 @@ def main() -> None:
         print(json.dumps(child(args.child, args.database_url, args.mentions, args.out)))
         return
     print(f"# {machine()}")
+    print(f"# load average before: {os.getloadavg()}")
     jobs = ["csv", "parquet"] + ([] if args.no_baseline else ["naive_csv", "naive_parquet"])
     with tempfile.TemporaryDirectory() as folder:
         for job in jobs:
@@ -112,6 +114,7 @@ def main() -> None:
             print(f"# {job}: {figures['rows']:,} rows, {figures['bytes'] / 2**20:.1f} MB file")
             result(f"export_{name}_s", figures["seconds"], "s")
             result(f"export_{name}_peak_mb", figures["peak_mb"], "MB")
+    print(f"# load average after: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

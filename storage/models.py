@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -129,7 +130,7 @@ class Author(Base):
     """Someone who posted, as the platform last described them."""
 
     __tablename__ = "authors"
-    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+    __table_args__ = (UniqueConstraint("platform", "external_id"), Index("ix_authors_followers", "followers"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
@@ -170,11 +171,18 @@ class Mention(Base):
     __tablename__ = "mentions"
     __table_args__ = (
         UniqueConstraint("platform", "external_id"),
-        Index("ix_mentions_queue", "status", "priority", "sla_due_at"),
+        Index("ix_mentions_queue", "status", "is_brand_post", "priority", "sla_due_at"),
         Index("ix_mentions_brand_created", "brand_id", "created_at"),
         Index("ix_mentions_conversation", "platform", "conversation_id"),
         Index("ix_mentions_author_created", "author_id", "created_at"),
         Index("ix_mentions_assignee_status", "assignee_id", "status"),
+        Index("ix_mentions_updated", "updated_at"),
+        Index(
+            "ix_mentions_pending_due",
+            "sla_due_at",
+            sqlite_where=text("first_response_at IS NULL"),
+            postgresql_where=text("first_response_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -238,6 +246,7 @@ class Classification(Base):
             sqlite_where=text("is_current"),
             postgresql_where=text("is_current"),
         ),
+        Index("ix_classifications_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -271,6 +280,7 @@ class Reply(Base):
             postgresql_where=text("state IN ('queued', 'sending')"),
         ),
         Index("ix_replies_state_next", "state", "next_attempt_at"),
+        Index("ix_replies_sent", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -406,6 +416,94 @@ class Alert(Base):
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
+class MentionRollupDaily(Base):
+    """Inbound mentions per UTC day and dashboard dimension, kept by ``console.services.rollup``.
+
+    Counts add up across rows; the ``*_s`` columns hold each mention's duration in seconds as
+    little-endian float64s, so percentiles over any set of rows stay exact.
+    """
+
+    __tablename__ = "mention_rollup_daily"
+    # Covers the count-only reads (period mix, open backlog) so they skip the wide duration columns.
+    __table_args__ = (
+        Index("ix_mention_rollup_daily_day", "day", "brand_id", "platform", "assignee_id", "sentiment", "urgency",
+              "mentions", "open_now"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[datetime] = mapped_column(UTCDateTime)
+    brand_id: Mapped[int | None] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String(16))
+    assignee_id: Mapped[int | None] = mapped_column(Integer)
+    sentiment: Mapped[str | None] = mapped_column(String(16))
+    urgency: Mapped[str | None] = mapped_column(String(16))
+    mentions: Mapped[int] = mapped_column(Integer)
+    sla_hit: Mapped[int] = mapped_column(Integer)
+    sla_late: Mapped[int] = mapped_column(Integer)
+    sla_overdue: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+    resolved: Mapped[int] = mapped_column(Integer)
+    open_now: Mapped[int] = mapped_column(Integer)
+    first_response_s: Mapped[bytes | None] = mapped_column(LargeBinary)
+    resolution_s: Mapped[bytes | None] = mapped_column(LargeBinary)
+    ingestion_lag_s: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class MentionRollupHourly(Base):
+    """Inbound mentions per UTC hour, brand, platform and sentiment: the dashboards' time series."""
+
+    __tablename__ = "mention_rollup_hourly"
+    __table_args__ = (Index("ix_mention_rollup_hourly_hour", "hour"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    brand_id: Mapped[int | None] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String(16))
+    sentiment: Mapped[str | None] = mapped_column(String(16))
+    mentions: Mapped[int] = mapped_column(Integer)
+    sla_hit: Mapped[int] = mapped_column(Integer)
+    sla_late: Mapped[int] = mapped_column(Integer)
+    sla_overdue: Mapped[int] = mapped_column(Integer)
+
+
+class TopicRollupDaily(Base):
+    """Inbound mentions per UTC day, brand, platform and topic of the current classification."""
+
+    __tablename__ = "topic_rollup_daily"
+    __table_args__ = (Index("ix_topic_rollup_daily_day", "day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[datetime] = mapped_column(UTCDateTime)
+    brand_id: Mapped[int | None] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String(16))
+    topic: Mapped[str] = mapped_column(Text)
+    mentions: Mapped[int] = mapped_column(Integer)
+
+
+class ReplyRollupDaily(Base):
+    """Replies sent per UTC day (of sending), brand, platform and agent."""
+
+    __tablename__ = "reply_rollup_daily"
+    __table_args__ = (Index("ix_reply_rollup_daily_day", "day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[datetime] = mapped_column(UTCDateTime)
+    brand_id: Mapped[int | None] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    replies: Mapped[int] = mapped_column(Integer)
+
+
+class RollupState(Base):
+    """How far the rollups are up to date: every change after ``watermark`` is not in them yet."""
+
+    __tablename__ = "rollup_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    watermark: Mapped[datetime] = mapped_column(UTCDateTime)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 __all__ = [
     "Alert",
     "AuditEntry",
@@ -418,12 +516,17 @@ __all__ = [
     "LabelFeedback",
     "LoginAttempt",
     "Mention",
+    "MentionRollupDaily",
+    "MentionRollupHourly",
     "MentionTag",
     "Note",
     "ReplyState",
     "Reply",
+    "ReplyRollupDaily",
+    "RollupState",
     "Setting",
     "Source",
     "Template",
+    "TopicRollupDaily",
     "User",
 ]

@@ -130,17 +130,21 @@ def test_filters_and_progress(store, tmp_path):
     assert topic.rows == 1
 
 
-def test_failed_export_leaves_no_file(store, tmp_path, monkeypatch):
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
+def test_failed_export_leaves_no_file(store, tmp_path, monkeypatch, fmt):
     D.build(store)
+    name = "rechunk" if fmt == "parquet" else "iter_chunks"  # Parquet batches come from COPY on PostgreSQL
+    real = getattr(export_module, name)
 
-    def boom(self, rows):
+    def boom(*args, **kwargs):  # the first chunk is written, then the disk fills up
+        yield next(iter(real(*args, **kwargs)))
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(export_module.CsvWriter, "write", boom)
+    monkeypatch.setattr(export_module, name, boom)
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(RuntimeError, match="disk full"):
-        _export(store, "csv", out / "m.csv")
+        _export(store, fmt, out / f"m.{fmt}", chunk_rows=2)
     assert list(out.iterdir()) == []
 
 

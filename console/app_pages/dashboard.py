@@ -10,10 +10,9 @@ import streamlit as st
 from console.services.alerts import recent_alerts, summary_line
 from console.services.dashboard import DashboardFilters, dashboard_bundle
 from console.services.dashboard_team import seconds_label
-from console.services.inbox import brand_choices, platform_choices
 from console.ui.chart_block import chart_block, chart_frame
 from console.ui.format import local_time
-from console.ui.resources import get_config, get_store, team_zone
+from console.ui.resources import filter_choices, get_config, get_store, team_zone
 from console.ui.safe import escape_markdown
 
 store = get_store()
@@ -22,9 +21,8 @@ SENTIMENT_COLOURS = alt.Scale(
     domain=["negative", "neutral", "positive", "unclassified"], range=["#d62728", "#9e9e9e", "#2ca02c", "#dddddd"]
 )
 
-with store.read() as session:
-    brands = brand_choices(session)
-    platforms = platform_choices(session)
+choices = filter_choices(store.url)
+brands, platforms = choices.brands, choices.platforms
 
 today = datetime.now(UTC).astimezone(zone).date()
 with st.sidebar:

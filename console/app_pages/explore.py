@@ -8,9 +8,8 @@ import streamlit as st
 
 from console.services.explore import DEFAULT_COLUMNS, PAGE_EXPORT_LIMIT, explore_page, export_bytes
 from console.services.export import FORMATS
-from console.services.inbox import brand_choices, platform_choices
 from console.services.mention_query import COLUMNS, MentionFilters
-from console.ui.resources import get_store, team_zone
+from console.ui.resources import filter_choices, get_store, team_zone
 from storage.enums import MentionStatus
 
 store = get_store()
@@ -22,9 +21,8 @@ MIME = {
     "jsonl": "application/x-ndjson",
 }
 
-with store.read() as session:
-    brands = brand_choices(session)
-    platforms = platform_choices(session)
+choices = filter_choices(store.url)
+brands, platforms = choices.brands, choices.platforms
 
 today = datetime.now(UTC).astimezone(zone).date()
 with st.sidebar:

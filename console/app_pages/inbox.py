@@ -11,23 +11,21 @@ from console.services.inbox import (
     ASSIGNEE_ANYONE,
     ASSIGNEE_ME,
     ASSIGNEE_UNASSIGNED,
+    COUNT_CAP,
     PAGE_SIZE,
     InboxFilters,
     InboxRow,
-    brand_choices,
     count_assigned_to,
     count_by_status,
     count_queue,
-    language_choices,
+    format_count,
     list_queue,
-    platform_choices,
-    topic_choices,
 )
 from console.services.permissions import Actor, Permission, PermissionDenied
 from console.ui.auth_gate import require_actor
 from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, sla_state
 from console.ui.inbox_table import queue_frame
-from console.ui.resources import get_store, team_zone
+from console.ui.resources import filter_choices, get_store, team_zone
 from console.ui.safe import escape_markdown
 from storage.enums import OPEN_STATUSES, MentionStatus
 
@@ -37,10 +35,8 @@ actor: Actor = require_actor()
 REPLYABLE = {"any": None, "replyable": True, "listen-only": False}
 
 with store.read() as session:
-    brands = brand_choices(session)
-    platforms = platform_choices(session)
-    topics = topic_choices(session)
-    languages = language_choices(session)
+    choices = filter_choices(store.url)
+    brands, platforms, topics, languages = choices.brands, choices.platforms, choices.topics, choices.languages
     assignable = triage.assignable_users(session)
 
 
@@ -106,14 +102,16 @@ def live_queue() -> None:
         rows = list_queue(session, filters)
     cols = st.columns(len(counts) + 1)
     for col, (status, n) in zip(cols, counts.items(), strict=False):
-        col.metric(status.capitalize(), f"{n:,}")
+        col.metric(status.capitalize(), format_count(n))
     cols[-1].metric("Assigned to me", f"{mine:,}")
     if not rows:
         st.info("No mentions match these filters.")
         return
     top = st.columns([2, 5])
     if top[0].button("Open most urgent", type="primary", icon=":material/bolt:", key="open_top"):
-        open_conversation(rows[0].id)
+        # the most urgent one this agent can work on: unclaimed, or already theirs
+        free = [r for r in rows if r.assignee_id in (None, actor.id)]
+        open_conversation((free or rows)[0].id)
     top[1].caption(f"Updated {now.astimezone(zone):%H:%M:%S} · refreshes every 15 s")
     event = st.dataframe(queue_frame(rows, now, actor.username), hide_index=True, use_container_width=True,
                          on_select="rerun", selection_mode="multi-row", key="inbox_table",
@@ -136,9 +134,10 @@ def _pager(total: int, shown: int) -> None:
     if prev.button("← Previous", disabled=page == 0, key="page_prev"):
         st.session_state["inbox_page"] = page - 1
         st.rerun()
-    info.caption(f"Page {page + 1} of {max(1, -(-total // PAGE_SIZE))} · {total:,} mentions · "
+    pages = f"{max(1, -(-total // PAGE_SIZE)):,}" if total <= COUNT_CAP else "many"
+    info.caption(f"Page {page + 1} of {pages} · {format_count(total)} mentions · "
                  "sorted by priority, then SLA due time")  # fmt: skip
-    if nxt.button("Next →", disabled=(page + 1) * PAGE_SIZE >= total, key="page_next"):
+    if nxt.button("Next →", disabled=shown < PAGE_SIZE or (page + 1) * PAGE_SIZE >= total, key="page_next"):
         st.session_state["inbox_page"] = page + 1
         st.rerun()
 

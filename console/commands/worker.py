@@ -14,6 +14,7 @@ from console.commands.db import url_option
 from console.config import AppConfig, load_config
 from console.secrets import Secrets
 from console.services.catalog import sync_config
+from console.services.rollup import refresh_step
 from console.services.store import Store, open_store
 from console.worker.alerts_step import alerts_step, channels_for
 from console.worker.factory import ConnectorFactory
@@ -51,13 +52,14 @@ def classifier_step(cfg: AppConfig) -> Step | None:
 
 
 def build_steps(store: Store, cfg: AppConfig, factory: ConnectorFactory, *, classify: bool) -> list[Step]:
-    """Outbox first (replies are waited on by people), then classification, then spike alerts."""
+    """Outbox first (replies are waited on by people), then classification, spike alerts, dashboard rollups."""
     steps: list[Step] = [outbox_step(factory)]
     step = classifier_step(cfg) if classify else None
     if step is not None:
         steps.append(step)
     if cfg.alerts.enabled:
         steps.append(alerts_step(cfg, channels_for(cfg, factory.context.secrets)))
+    steps.append(refresh_step())  # dashboard rollups: only the days changed since the last pass
     return steps
 
 

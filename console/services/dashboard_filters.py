@@ -102,6 +102,21 @@ def period_frame(rows: list[tuple[Any, ...]], columns: list[str], filters: Dashb
     frame = pd.DataFrame(rows, columns=["hour", *columns])
     if frame.empty:
         return frame.rename(columns={"hour": "period"})
-    frame["period"] = local_periods(frame["hour"].map(parse_hour), filters)
+    hours = frame["hour"]
+    if hours.map(type).eq(str).any():  # SQLite's text buckets; PostgreSQL's come as aware datetimes
+        hours = hours.map(parse_hour)
+    frame["period"] = local_periods(hours, filters)
     keys = ["period"] + [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
     return frame.drop(columns="hour").groupby(keys, as_index=False, dropna=False).sum(numeric_only=True)
+
+
+def with_periods(hourly: pd.DataFrame, filters: DashboardFilters) -> pd.DataFrame:
+    """The hourly frame with its local ``period`` added once, for every series cut from it."""
+    if "period" in hourly or hourly.empty:
+        return hourly
+    from console.services.sql_time import parse_hour
+
+    hours = hourly["hour"]
+    if hours.map(type).eq(str).any():  # SQLite's text buckets; PostgreSQL's come as aware datetimes
+        hours = hours.map(parse_hour)
+    return hourly.assign(period=local_periods(hours, filters))

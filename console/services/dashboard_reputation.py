@@ -1,7 +1,8 @@
 """Reputation aggregates: volume by sentiment, net sentiment, urgency mix, share of voice, topics, authors.
 
-Every figure is a GROUP BY in the database over the indexed ``created_at`` range; the rows
-that come back are already aggregated (at most one per hour and group).
+The counts come grouped from :mod:`console.services.dashboard_sources` (rollups plus the
+mentions table where the rollups cannot be trusted); the authors are a keyed look-up of the
+few with the widest reach.
 """
 
 from __future__ import annotations
@@ -9,26 +10,22 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import case, func, or_, select, true
+from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from console.services.dashboard_filters import DashboardFilters, in_range, period_frame, period_of, scope
-from console.services.sql_time import is_postgres
-from storage.models import Author, Brand, Classification, Mention
+from console.services.dashboard_filters import DashboardFilters, in_range, scope, with_periods
+from storage.models import Author, Brand, Mention
 
 UNCLASSIFIED = "unclassified"
 SENTIMENTS = ("negative", "neutral", "positive")
 URGENCIES = ("critical", "high", "normal", "low")
 
 
-def volume_by_sentiment(session: Session, filters: DashboardFilters, cube: pd.DataFrame | None = None) -> pd.DataFrame:
+def volume_by_sentiment(hourly: pd.DataFrame, filters: DashboardFilters) -> pd.DataFrame:
     """Mentions per local hour or day and sentiment: columns ``period, sentiment, mentions``."""
-    from console.services.dashboard_team import hourly_cube
-
-    cube = hourly_cube(session, filters) if cube is None else cube
-    rows = [tuple(r) for r in cube[["hour", "sentiment", "mentions"]].itertuples(index=False)]
-    frame = period_frame(rows, ["sentiment", "mentions"], filters)
-    return frame if not frame.empty else pd.DataFrame(columns=["period", "sentiment", "mentions"])
+    if hourly.empty:
+        return pd.DataFrame(columns=["period", "sentiment", "mentions"])
+    return with_periods(hourly, filters).groupby(["period", "sentiment"], as_index=False)["mentions"].sum()
 
 
 def net_sentiment_trend(volume: pd.DataFrame) -> pd.DataFrame:
@@ -53,19 +50,11 @@ def _nss(positive: Any, negative: Any, classified: Any) -> Any:
     return round((positive - negative) / classified * 100, 1) if classified else None
 
 
-def mix_by_period(session: Session, filters: DashboardFilters) -> pd.DataFrame:
+def mix_by_period(counts: pd.DataFrame, filters: DashboardFilters) -> pd.DataFrame:
     """Counts by period (current/previous), sentiment and urgency: the source of the headline figures."""
-    period = period_of(filters)
-    sentiment = func.coalesce(Mention.sentiment, UNCLASSIFIED)
-    urgency = func.coalesce(Mention.urgency, UNCLASSIFIED)
-    query = (
-        select(period, sentiment, urgency, func.count())
-        .where(*scope(filters), *in_range(filters, with_previous=True))
-        .group_by(period, sentiment, urgency)
-    )
-    return pd.DataFrame(
-        [tuple(r) for r in session.execute(query)], columns=["period", "sentiment", "urgency", "mentions"]
-    )
+    if filters.brand_ids:
+        counts = counts[counts["brand_id"].isin(list(filters.brand_ids))]
+    return counts.groupby(["period", "sentiment", "urgency"], as_index=False)["mentions"].sum()
 
 
 def headline(mix: pd.DataFrame) -> dict[str, float | int | None]:
@@ -116,48 +105,28 @@ def voice_brand_ids(session: Session, filters: DashboardFilters) -> list[int] | 
     return sorted(set(session.scalars(query)))
 
 
-def share_of_voice(session: Session, filters: DashboardFilters) -> pd.DataFrame:
-    """Each brand's share of all mentions among the chosen brands and their competitors."""
-    period = period_of(filters)
-    counts = (
-        select(Mention.brand_id, period.label("period"), func.count().label("n"))
-        .where(*scope(filters, brands=False), *in_range(filters, with_previous=True), Mention.brand_id.is_not(None))
-        .group_by(Mention.brand_id, period)
-    )
-    ids = voice_brand_ids(session, filters)
-    if ids is not None:
-        counts = counts.where(Mention.brand_id.in_(ids))
-    sub = counts.subquery()
-    query = select(Brand.name, Brand.is_competitor, sub.c.period, sub.c.n).join(sub, sub.c.brand_id == Brand.id)
-    mix = pd.DataFrame(
-        [tuple(r) for r in session.execute(query)], columns=["brand", "is_competitor", "period", "mentions"]
-    )
-    if mix.empty:
+def share_of_voice(session: Session, counts: pd.DataFrame) -> pd.DataFrame:
+    """Each brand's share of all mentions among the chosen brands and their competitors.
+
+    ``counts`` comes from :func:`period_counts` over :func:`voice_brand_ids`.
+    """
+    known = counts[counts["brand_id"].notna()]
+    if known.empty:
         return pd.DataFrame(columns=["brand", "mentions", "previous", "share", "share_change_pts", "change_pct"])
-    competitor = dict(zip(mix["brand"], mix["is_competitor"], strict=False))
+    brands = {i: (n, c) for i, n, c in session.execute(select(Brand.id, Brand.name, Brand.is_competitor))}
+    mix = known.groupby(["brand_id", "period"], as_index=False)["mentions"].sum()
+    mix["brand"] = mix["brand_id"].map(lambda i: brands[int(i)][0])
+    competitor = {brands[int(i)][0]: bool(brands[int(i)][1]) for i in mix["brand_id"].unique()}
     out = change_table(mix, "brand")
     out["is_competitor"] = out["brand"].map(competitor).astype(bool)
     return out
 
 
-def topic_counts(session: Session, filters: DashboardFilters, limit: int = 10) -> pd.DataFrame:
+def topic_counts(topics: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
     """The ``limit`` most mentioned topics with their change against the previous period."""
-    fn = func.jsonb_array_elements_text if is_postgres(session) else func.json_each
-    topic_table = fn(Classification.topics).table_valued("value").alias("topic")
-    topic = topic_table.c.value
-    period = period_of(filters)
-    query = (
-        select(topic, period, func.count())
-        .select_from(Mention)
-        .join(Classification, (Classification.mention_id == Mention.id) & Classification.is_current.is_(True))
-        .join(topic_table, true())
-        .where(*scope(filters), *in_range(filters, with_previous=True))
-        .group_by(topic, period)
-    )
-    mix = pd.DataFrame([tuple(r) for r in session.execute(query)], columns=["topic", "period", "mentions"])
-    if mix.empty:
+    if topics.empty:
         return pd.DataFrame(columns=["topic", "mentions", "previous", "share", "share_change_pts", "change_pct"])
-    table = change_table(mix, "topic")
+    table = change_table(topics, "topic")
     return table[table["mentions"] > 0].head(limit).reset_index(drop=True)
 
 
@@ -171,7 +140,7 @@ def top_authors(session: Session, filters: DashboardFilters, limit: int = 10) ->
             func.sum(case((Mention.sentiment == "negative", 1), else_=0)).label("negative"),
             func.sum(engagement).label("engagement"),
         )
-        .where(*scope(filters), *in_range(filters), Mention.author_id.is_not(None))
+        .where(*scope(filters), *in_range(filters), Mention.author_id.in_(_reach_candidates(session, filters, limit)))
         .group_by(Mention.author_id)
         .subquery()
     )
@@ -192,3 +161,19 @@ def top_authors(session: Session, filters: DashboardFilters, limit: int = 10) ->
     )
     columns = ["platform", "handle", "name", "followers", "verified", "mentions", "negative", "engagement"]
     return pd.DataFrame([tuple(r) for r in session.execute(query)], columns=columns)
+
+
+def _reach_candidates(session: Session, filters: DashboardFilters, limit: int) -> list[int]:
+    """Authors active in the range with at least the ``limit``-th widest reach (ties kept).
+
+    Walks authors by followers (indexed) and probes each for a mention in the range (indexed by
+    author and time), so it stops after a few dozen authors instead of grouping every mention.
+    """
+    active = exists().where(Mention.author_id == Author.id, *scope(filters), *in_range(filters))
+    threshold = session.scalar(
+        select(Author.followers).where(active).order_by(Author.followers.desc()).offset(limit - 1).limit(1)
+    )
+    candidates = select(Author.id).where(active)
+    if threshold is not None:
+        candidates = candidates.where(Author.followers >= threshold)
+    return list(session.scalars(candidates))  # a short literal list: PostgreSQL would hash every author

@@ -5,62 +5,41 @@ sent, created -> resolved, created -> fetched), in wall-clock seconds.  Complian
 the stored ``sla_due_at``, which the SLA service computed in the brand's business hours.
 A running first response already past its due time counts as a miss, as in
 :func:`console.services.sla_reports.summarize`, so an ignored backlog never looks compliant.
+
+The inputs are the grouped frames of :mod:`console.services.dashboard_sources`; medians and
+p90s are exact (linear interpolation, as :func:`console.services.sla_reports.percentile`),
+computed with numpy over every duration of the range.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.services.dashboard_filters import DashboardFilters, in_range, period_frame, scope
+from console.services.dashboard_filters import DashboardFilters, with_periods
+from console.services.dashboard_sources import BACKLOG_AGES, OLDEST_AGE, UNCLASSIFIED
+from console.services.rollup import DURATIONS, unpack
 from console.services.sla_reports import NO_AGENT
-from console.services.sql_time import (
-    is_postgres,
-    percentiles_by_dimension,
-    percentiles_by_group,
-    seconds_between,
-    utc_hour,
-)
-from storage.enums import OPEN_STATUSES
-from storage.models import Brand, Mention, Reply, User
+from storage.models import Brand, User
 
 SLA_DIMENSIONS = ("brand", "platform", "agent", "urgency")
 RESPONSE_BUCKETS = ((15 * 60, "< 15 min"), (3600, "15-60 min"), (4 * 3600, "1-4 h"), (24 * 3600, "4-24 h"))
 SLOWEST_BUCKET = "> 24 h"
-BACKLOG_AGES = (
-    (timedelta(hours=1), "< 1 h"),
-    (timedelta(hours=4), "1-4 h"),
-    (timedelta(hours=24), "4-24 h"),
-    (timedelta(days=3), "1-3 d"),
-    (timedelta(days=7), "3-7 d"),
-)
-OLDEST_AGE = "> 7 d"
-_OPEN = [s.value for s in OPEN_STATUSES]
+QUANTILES = (50, 90)
+_COLUMN = {"brand": "brand_id", "platform": "platform", "agent": "assignee_id", "urgency": "urgency"}
+_MISSING = {"brand": "(no brand)", "platform": "(none)", "agent": NO_AGENT, "urgency": UNCLASSIFIED}
+_SLA_COLUMNS = ["dimension", "group", "mentions", "answered", "median_first_response_s", "p90_first_response_s",
+                "judged", "within_sla_pct"]  # fmt: skip
+__all__ = ["BACKLOG_AGES", "OLDEST_AGE", "Durations", "labels_of", "seconds_label"]
 
 
-_DIMENSIONS: dict[str, Any] = {
-    "brand": Mention.brand_id,
-    "platform": Mention.platform,
-    "agent": Mention.assignee_id,
-    "urgency": Mention.urgency,
-}
-_MISSING = {"brand": "(no brand)", "platform": "(none)", "agent": NO_AGENT, "urgency": "unclassified"}
-
-
-def _sla_counts(filters: DashboardFilters) -> tuple[ColumnElement[int], ColumnElement[int]]:
-    """``(hit, judged)`` sums over first-response targets at the dashboard's "now"."""
-    due, answered = Mention.sla_due_at, Mention.first_response_at
-    hit = and_(due.is_not(None), answered.is_not(None), answered <= due)
-    missed = and_(due.is_not(None), or_(answered > due, and_(answered.is_(None), due < filters.clock())))
-    return func.sum(case((hit, 1), else_=0)), func.sum(case((or_(hit, missed), 1), else_=0))
-
-
-def _labels(session: Session) -> dict[str, dict[Any, str]]:
-    """Brand and agent names by id (small tables), so the big queries group on the ids alone."""
+def labels_of(session: Session) -> dict[str, dict[Any, str]]:
+    """Brand and agent names by id (small tables), so the big reads group on the ids alone."""
     return {
         "brand": dict(session.execute(select(Brand.id, Brand.name)).tuples().all()),
         "agent": dict(session.execute(select(User.id, User.username)).tuples().all()),
@@ -68,43 +47,67 @@ def _labels(session: Session) -> dict[str, dict[Any, str]]:
 
 
 def _label(labels: dict[str, dict[Any, str]], dimension: str, key: Any) -> str:
-    if key is None:
+    if key is None or (isinstance(key, float) and np.isnan(key)):
         return _MISSING[dimension]
     return labels.get(dimension, {}).get(key, str(key))
 
 
-def sla_breakdown(session: Session, filters: DashboardFilters) -> pd.DataFrame:
-    """First response median/p90 and share within SLA, overall and by brand, platform, agent, urgency.
+class Durations:
+    """Every duration of the detail frame as one array per metric, with each value's row index."""
 
-    Two scans: one cube of counts by all four dimensions (rolled up here), and the
-    percentiles per dimension (one ``GROUPING SETS`` scan on PostgreSQL).
-    """
-    first_response = seconds_between(session, Mention.created_at, Mention.first_response_at)
-    where = [*scope(filters), *in_range(filters)]
-    hit, judged = _sla_counts(filters)
-    columns = list(_DIMENSIONS.values())
-    cube = pd.DataFrame(
-        [
-            tuple(r)
-            for r in session.execute(select(*columns, func.count(), hit, judged).where(*where).group_by(*columns))
-        ],
-        columns=[*_DIMENSIONS, "mentions", "hit", "judged"],
-    )
-    times = percentiles_by_dimension(session, first_response, _DIMENSIONS, where)
-    labels = _labels(session)
+    def __init__(self, detail: pd.DataFrame) -> None:
+        self.values: dict[str, np.ndarray] = {}
+        self.rows: dict[str, np.ndarray] = {}
+        packed = detail["packed"].to_numpy() if "packed" in detail else np.zeros(len(detail), bool)
+        for metric in DURATIONS:
+            cells = [v if isinstance(v, str | bytes | memoryview) else None for v in detail[metric].tolist()]
+            arrays = [unpack(_bytes(v) if p else v) for v, p in zip(cells, packed, strict=True)]
+            lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
+            self.values[metric] = np.concatenate(arrays) if arrays else np.empty(0)
+            self.rows[metric] = np.repeat(np.arange(len(arrays)), lengths)
+
+    def by_group(self, metric: str, codes: np.ndarray | None) -> dict[int, tuple[int, list[float]]]:
+        """``{group code: (count, [median, p90])}``; ``codes`` per detail row, ``None`` for one group (-1)."""
+        values = self.values[metric]
+        if codes is None:
+            return {-1: (len(values), _quantiles(values))} if len(values) else {}
+        per_value = codes[self.rows[metric]]
+        order = np.argsort(per_value, kind="stable")
+        grouped, sorted_codes = values[order], per_value[order]
+        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]) if len(order) else []
+        ends = np.r_[starts[1:], len(order)] if len(order) else []
+        return {int(sorted_codes[a]): (int(b - a), _quantiles(grouped[a:b])) for a, b in zip(starts, ends, strict=True)}
+
+
+def _bytes(value: Any) -> bytes | None:
+    """Packed bytes as PostgreSQL returns them, or SQLite's hex text of them."""
+    if value is None or isinstance(value, bytes | bytearray | memoryview):
+        return None if value is None else bytes(value)
+    return bytes.fromhex(value)
+
+
+def _quantiles(values: np.ndarray) -> list[float]:
+    return [float(v) for v in np.percentile(values, QUANTILES)]
+
+
+def sla_breakdown(detail: pd.DataFrame, durations: Durations, labels: dict[str, dict[Any, str]]) -> pd.DataFrame:
+    """First response median/p90 and share within SLA, overall and by brand, platform, agent, urgency."""
     rows = []
+    judged = detail["sla_hit"] + detail["sla_late"] + detail["sla_overdue"]
+    frame = detail.assign(judged=judged)
     for name in ("all", *SLA_DIMENSIONS):
-        keys = cube.assign(all="all").groupby(name, dropna=False)[["mentions", "hit", "judged"]].sum()
-        for key, (total, hits, n_judged) in keys.iterrows():
-            raw = None if pd.isna(key) else key
-            answered, (median, p90) = times.get((name, raw), (0, [None, None]))
-            group = "all" if name == "all" else _label(labels, name, raw)
-            rows.append(_sla_row(name, group, total, answered, median, p90, int(hits or 0), int(n_judged or 0)))
+        if name == "all":
+            codes, keys = np.zeros(len(frame), dtype=np.int64), np.array(["all"], dtype=object)
+        else:
+            codes, keys = pd.factorize(frame[_COLUMN[name]], use_na_sentinel=False, sort=True)
+        times = durations.by_group("first_response_s", codes)
+        sums = frame[["mentions", "sla_hit", "judged"]].groupby(codes).sum()
+        for code, (total, hits, n_judged) in sums.iterrows():
+            answered, (median, p90) = times.get(int(code), (0, [None, None]))
+            key = keys[int(code)]
+            group = "all" if name == "all" else _label(labels, name, None if pd.isna(key) else key)
+            rows.append(_sla_row(name, group, total, answered, median, p90, int(hits), int(n_judged)))
     return pd.DataFrame(rows, columns=_SLA_COLUMNS)
-
-
-_SLA_COLUMNS = ["dimension", "group", "mentions", "answered", "median_first_response_s", "p90_first_response_s",
-                "judged", "within_sla_pct"]  # fmt: skip
 
 
 def _sla_row(
@@ -122,148 +125,83 @@ def _sla_row(
     }
 
 
-def time_summary(session: Session, filters: DashboardFilters) -> pd.DataFrame:
-    """Median and p90 of first response, resolution and ingestion lag over the range (one scan on PostgreSQL)."""
-    where = [*scope(filters), *in_range(filters)]
-    spans = {
-        "first_response": Mention.first_response_at,
-        "resolution": Mention.resolved_at,
-        "ingestion_lag": Mention.fetched_at,
-    }
-    values = {metric: seconds_between(session, Mention.created_at, end) for metric, end in spans.items()}
-    figures: dict[str, tuple[int, list[Any]]] = {}
-    if is_postgres(session):
-        aggs = [
-            agg
-            for v in values.values()
-            for agg in (
-                func.count(v),
-                func.percentile_cont(0.5).within_group(v),
-                func.percentile_cont(0.9).within_group(v),
-            )
-        ]
-        row = session.execute(select(*aggs).where(*where)).one()
-        figures = {m: (int(row[3 * i]), [row[3 * i + 1], row[3 * i + 2]]) for i, m in enumerate(values)}
-    else:
-        for metric, value in values.items():
-            figures[metric] = percentiles_by_group(session, value, None, where).get("all", (0, [None, None]))
+def time_summary(durations: Durations) -> pd.DataFrame:
+    """Median and p90 of first response, resolution and ingestion lag over the range."""
     rows = []
-    for metric, (count, (median, p90)) in figures.items():
-        median, p90 = (None, None) if not count else (float(median), float(p90))
+    for metric, column in (
+        ("first_response", "first_response_s"),
+        ("resolution", "resolution_s"),
+        ("ingestion_lag", "ingestion_lag_s"),
+    ):
+        count, (median, p90) = durations.by_group(column, None).get(-1, (0, [None, None]))
         rows.append({"metric": metric, "count": count, "median_s": median, "p90_s": p90})
     return pd.DataFrame(rows)
 
 
-def response_histogram(session: Session, filters: DashboardFilters) -> pd.DataFrame:
-    """Answered mentions per first-response-time bucket and urgency."""
-    value = seconds_between(session, Mention.created_at, Mention.first_response_at)
-    bucket = case(
-        *[(value < limit, literal(label)) for limit, label in RESPONSE_BUCKETS], else_=literal(SLOWEST_BUCKET)
-    )
-    urgency = func.coalesce(Mention.urgency, "unclassified")
-    query = (
-        select(bucket, urgency, func.count())
-        .where(*scope(filters), *in_range(filters), Mention.first_response_at.is_not(None))
-        .group_by(bucket, urgency)
-    )
-    frame = pd.DataFrame([tuple(r) for r in session.execute(query)], columns=["bucket", "urgency", "answered"])
-    order = {label: i for i, (_, label) in enumerate(RESPONSE_BUCKETS)} | {SLOWEST_BUCKET: len(RESPONSE_BUCKETS)}
-    return frame.sort_values(
-        ["bucket", "urgency"], key=lambda s: s.map(order) if s.name == "bucket" else s
-    ).reset_index(drop=True)
+def response_histogram(detail: pd.DataFrame, durations: Durations) -> pd.DataFrame:
+    """Answered mentions per first-response-time bucket and urgency (counted on integer codes)."""
+    labels = [label for _, label in RESPONSE_BUCKETS] + [SLOWEST_BUCKET]
+    limits = np.array([limit for limit, _ in RESPONSE_BUCKETS], dtype=float)
+    buckets = np.searchsorted(limits, durations.values["first_response_s"], side="right")
+    codes, urgencies = pd.factorize(detail["urgency"], sort=True)
+    per_value = codes[durations.rows["first_response_s"]] if len(codes) else np.empty(0, dtype=np.int64)
+    width = max(len(urgencies), 1)
+    counts = np.bincount(buckets * width + per_value, minlength=len(labels) * width)
+    rows = [
+        {"bucket": label, "urgency": urgencies[u], "answered": int(counts[b * width + u])}
+        for b, label in enumerate(labels)
+        for u in range(len(urgencies))
+        if counts[b * width + u]
+    ]
+    return pd.DataFrame(rows, columns=["bucket", "urgency", "answered"])
 
 
-def hourly_cube(session: Session, filters: DashboardFilters) -> pd.DataFrame:
-    """One scan for both time series: mentions per UTC hour and sentiment, with SLA hits and judged."""
-    hour = utc_hour(session, Mention.created_at)
-    sentiment = func.coalesce(Mention.sentiment, "unclassified")
-    hit, judged = _sla_counts(filters)
-    query = (
-        select(hour, sentiment, func.count(), hit, judged)
-        .where(*scope(filters), *in_range(filters))
-        .group_by(hour, sentiment)
-    )
-    return pd.DataFrame(
-        [(h, s, int(n), int(a or 0), int(b or 0)) for h, s, n, a, b in session.execute(query)],
-        columns=["hour", "sentiment", "mentions", "hit", "judged"],
-    )
-
-
-def sla_by_period(session: Session, filters: DashboardFilters, cube: pd.DataFrame | None = None) -> pd.DataFrame:
+def sla_by_period(hourly: pd.DataFrame, filters: DashboardFilters) -> pd.DataFrame:
     """Share within SLA per local day (or hour), by the period the mention arrived in."""
-    cube = hourly_cube(session, filters) if cube is None else cube
-    rows = [tuple(r) for r in cube[["hour", "hit", "judged"]].itertuples(index=False)]
-    frame = period_frame(rows, ["hit", "judged"], filters)
-    if frame.empty:
+    if hourly.empty:
         return pd.DataFrame(columns=["period", "hit", "judged", "within_sla_pct"])
+    frame = with_periods(hourly, filters).groupby("period", as_index=False)[["hit", "judged"]].sum()
     frame["within_sla_pct"] = (frame["hit"] / frame["judged"].where(frame["judged"] > 0) * 100).round(1)
     return frame
 
 
-def backlog(session: Session, filters: DashboardFilters) -> pd.DataFrame:
+def backlog(open_frame: pd.DataFrame) -> pd.DataFrame:
     """Open mentions now (whatever the date range), by age bucket and urgency."""
-    now = filters.clock()
-    age = case(
-        *[(Mention.created_at > now - limit, literal(label)) for limit, label in BACKLOG_AGES],
-        else_=literal(OLDEST_AGE),
-    )
-    urgency = func.coalesce(Mention.urgency, "unclassified")
-    query = select(age, urgency, func.count()).where(*scope(filters), Mention.status.in_(_OPEN)).group_by(age, urgency)
-    frame = pd.DataFrame([tuple(r) for r in session.execute(query)], columns=["age", "urgency", "open"])
+    frame = open_frame.groupby(["age", "urgency"], as_index=False)["open"].sum()
+    frame = frame[frame["open"] > 0]
     order = {label: i for i, (_, label) in enumerate(BACKLOG_AGES)} | {OLDEST_AGE: len(BACKLOG_AGES)}
     return frame.sort_values(["age", "urgency"], key=lambda s: s.map(order) if s.name == "age" else s).reset_index(
         drop=True
     )
 
 
-def agent_workload(session: Session, filters: DashboardFilters, sla: pd.DataFrame | None = None) -> pd.DataFrame:
+def agent_workload(
+    detail: pd.DataFrame,
+    open_frame: pd.DataFrame,
+    replies: pd.DataFrame,
+    sla: pd.DataFrame,
+    labels: dict[str, dict[Any, str]],
+) -> pd.DataFrame:
     """Per agent: mentions handled and resolved in the range, open now, replies sent, response times."""
-    handled = _agent_counts(session, filters)
-    sent = _replies_sent(session, filters)
-    open_now = _open_now(session, filters)
+    agents = labels["agent"]
+
+    def named(frame: pd.DataFrame, key: str, columns: dict[str, str]) -> pd.DataFrame:
+        known = frame[frame[key].isin(list(agents))]
+        out = known.groupby(key)[list(columns)].sum().rename(columns=columns).reset_index()
+        return out.assign(agent=out[key].map(agents)).drop(columns=key)
+
+    handled = named(detail, "assignee_id", {"mentions": "handled", "resolved": "resolved"})
+    open_now = named(open_frame, "assignee_id", {"open": "open_now"})
+    sent = named(replies, "user_id", {"replies": "replies_sent"})
     frame = handled.merge(open_now, on="agent", how="outer").merge(sent, on="agent", how="outer")
     count_columns = ["handled", "resolved", "open_now", "replies_sent"]
+    frame = frame[["agent", *count_columns]]
     frame[count_columns] = frame[count_columns].fillna(0).astype(int)
-    if sla is not None and not sla.empty:
+    if not sla.empty:
         times = sla[sla["dimension"] == "agent"].rename(columns={"group": "agent"})
         columns = ["agent", "median_first_response_s", "p90_first_response_s", "within_sla_pct"]
         frame = frame.merge(times[columns], on="agent", how="left")
     return frame.sort_values(["open_now", "handled"], ascending=False).reset_index(drop=True)
-
-
-def _agent_counts(session: Session, filters: DashboardFilters) -> pd.DataFrame:
-    resolved = func.sum(case((Mention.resolved_at.is_not(None), 1), else_=0))
-    query = (
-        select(User.username, func.count(), resolved)
-        .select_from(Mention)
-        .join(User, User.id == Mention.assignee_id)
-        .where(*scope(filters), *in_range(filters))
-        .group_by(User.username)
-    )
-    return pd.DataFrame([tuple(r) for r in session.execute(query)], columns=["agent", "handled", "resolved"])
-
-
-def _open_now(session: Session, filters: DashboardFilters) -> pd.DataFrame:
-    query = (
-        select(User.username, func.count())
-        .select_from(Mention)
-        .join(User, User.id == Mention.assignee_id)
-        .where(*scope(filters), Mention.status.in_(_OPEN))
-        .group_by(User.username)
-    )
-    return pd.DataFrame([tuple(r) for r in session.execute(query)], columns=["agent", "open_now"])
-
-
-def _replies_sent(session: Session, filters: DashboardFilters) -> pd.DataFrame:
-    query = (
-        select(User.username, func.count())
-        .select_from(Reply)
-        .join(User, User.id == Reply.user_id)
-        .join(Mention, Mention.id == Reply.mention_id)
-        .where(*scope(filters), Reply.sent_at >= filters.start, Reply.sent_at < filters.end)
-        .group_by(User.username)
-    )
-    return pd.DataFrame([tuple(r) for r in session.execute(query)], columns=["agent", "replies_sent"])
 
 
 def seconds_label(seconds: float | None) -> str:

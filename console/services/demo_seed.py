@@ -23,6 +23,7 @@ from console.services.store import Store
 from console.services.users import create_user
 from storage.enums import MentionStatus, ReplyState, Role
 from storage.ingest import IngestResult, ingest_batch
+from storage.maintenance import refresh_statistics
 from storage.models import Classification, Mention, Reply, User
 
 SEED_MODEL = ("demo-seed", "1")
@@ -205,4 +206,5 @@ def seed_demo(
             total += seeder.store_chunk(session, chunk)
         if progress:
             progress(len(chunk))
+    refresh_statistics(store.engine, full=True)
     return total

@@ -16,6 +16,7 @@ from console.services.catalog import ensure_brand
 from console.services.store import Store
 from storage.enums import MentionStatus
 from storage.ingest import IngestResult, ingest_batch
+from storage.maintenance import refresh_statistics
 from storage.models import Mention as MentionRow
 
 CHUNK = 2_000
@@ -85,4 +86,5 @@ def import_file(
             report.result += _store_chunk(store, good, status)
         if progress:
             progress(len(items))
+    refresh_statistics(store.engine)
     return report

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, and_, cast, func, or_, select
+from sqlalchemy import Select, String, and_, bindparam, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.enums import OPEN_STATUSES, MentionStatus
 from storage.models import Author, Brand, Classification, Mention, Note, Reply, User
 
 PAGE_SIZE = 50
+COUNT_CAP = 10_000
+OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
+"""Counts stop here: on a large store an exact count of a big queue costs more than the page itself."""
 ASSIGNEE_ANYONE, ASSIGNEE_ME, ASSIGNEE_UNASSIGNED = "anyone", "me", "unassigned"
 
 
@@ -90,10 +93,22 @@ def _topic_clause(topics: Sequence[str]) -> Any:
     )
 
 
+def status_in(statuses: Sequence[str]) -> Any:
+    """``status IN (...)`` rendered with literal values, so the planner can use the open-queue partial index.
+
+    A bound parameter list hides the values from SQLite's planner (and from PostgreSQL's generic plans),
+    and the partial index only applies when the query's WHERE visibly implies the index's WHERE.
+    """
+    values = [MentionStatus(s).value for s in statuses]
+    return Mention.status.in_(bindparam("queue_statuses", values, expanding=True, literal_execute=True))
+
+
 def _where(filters: InboxFilters) -> list[Any]:
     clauses: list[Any] = [Mention.is_brand_post.is_(False)]
+    if filters.statuses:
+        clauses.append(status_in(filters.statuses))
     pairs = [
-        (Mention.status, filters.statuses), (Mention.brand_id, filters.brand_ids),
+        (Mention.brand_id, filters.brand_ids),
         (Mention.platform, filters.platforms), (Mention.sentiment, filters.sentiments),
         (Mention.urgency, filters.urgencies), (Mention.language, filters.languages),
     ]  # fmt: skip
@@ -167,19 +182,37 @@ def _reasons(session: Session, ids: list[int]) -> dict[int, tuple[str, tuple[str
     return out
 
 
-def count_queue(session: Session, filters: InboxFilters) -> int:
-    """How many mentions match, for the pager."""
-    return int(session.scalar(select(func.count()).select_from(Mention).where(*_where(filters))) or 0)
+def _capped_count(session: Session, filters: InboxFilters, cap: int) -> int:
+    """Count matches, stopping at ``cap + 1``, so only a short index range is read.
+
+    Open-queue counts walk the queue's own partial covering index (asking for its order makes the planner
+    pick it); other statuses walk ``ix_mentions_queue``.
+    """
+    matches = select(Mention.id).where(*_where(filters)).limit(cap + 1)
+    if filters.statuses and set(filters.statuses) <= OPEN_VALUES:
+        matches = matches.order_by(Mention.priority.desc().nulls_last())
+    return int(session.scalar(select(func.count()).select_from(matches.subquery())) or 0)
 
 
-def count_by_status(session: Session, filters: InboxFilters) -> dict[str, int]:
-    """Counts per status under the other filters (the status filter itself is ignored)."""
-    unfiltered = InboxFilters(**{**filters.__dict__, "statuses": ()})
-    query = select(Mention.status, func.count()).where(*_where(unfiltered)).group_by(Mention.status)
-    counts = {s.value: 0 for s in MentionStatus}
-    for status, n in session.execute(query):
-        counts[str(status.value if isinstance(status, MentionStatus) else status)] = n
-    return counts
+def count_queue(session: Session, filters: InboxFilters, cap: int = COUNT_CAP) -> int:
+    """How many mentions match, for the pager; above ``cap`` it returns ``cap + 1`` (shown as "10,000+")."""
+    return _capped_count(session, filters, cap)
+
+
+def count_by_status(session: Session, filters: InboxFilters, cap: int = COUNT_CAP) -> dict[str, int]:
+    """Counts per status under the other filters (the status filter itself is ignored), each capped like the pager.
+
+    One capped count per status walks a short index range each, where a GROUP BY would read every row.
+    """
+    return {
+        status.value: _capped_count(session, replace(filters, statuses=(status.value,)), cap)
+        for status in MentionStatus
+    }
+
+
+def format_count(n: int, cap: int = COUNT_CAP) -> str:
+    """``1,234`` or ``10,000+`` for a capped count."""
+    return f"{cap:,}+" if n > cap else f"{n:,}"
 
 
 def count_assigned_to(session: Session, user_id: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -27,3 +28,24 @@ def get_config() -> AppConfig:
 def team_zone() -> ZoneInfo:
     """User-visible times are shown in the team's time zone; storage stays UTC."""
     return ZoneInfo(get_config().team.timezone)
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """Values offered by the filter widgets."""
+
+    brands: dict[str, int]
+    platforms: list[str]
+    languages: list[str]
+    topics: list[str]
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def filter_choices(url: str) -> FilterChoices:
+    """Distinct values scan large tables, so pages share them for five minutes (keyed by store URL)."""
+    from console.services.inbox import brand_choices, language_choices, platform_choices, topic_choices
+
+    with get_store().read() as session:
+        return FilterChoices(
+            brand_choices(session), platform_choices(session), language_choices(session), topic_choices(session)
+        )

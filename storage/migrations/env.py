@@ -6,9 +6,15 @@ from alembic import context
 
 from storage.db import make_engine
 from storage.models import Base
+from storage.queue_index import MANAGED_OUTSIDE_METADATA
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Leave alone the indexes that migrations manage with raw per-dialect SQL."""
+    return not (type_ == "index" and name in MANAGED_OUTSIDE_METADATA)
 
 
 def run_migrations_offline() -> None:
@@ -19,6 +25,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         render_as_batch=True,
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -42,6 +49,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
