@@ -6,11 +6,11 @@ skips the ORM's per-row parameter processing (the dominant cost at 10⁴–10⁵
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
 # (name, portable type) — the type names below are valid on both backends.
@@ -23,12 +23,9 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-_encode = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")).encode
-"""One encoder for every row: ``json.dumps`` with options builds a new encoder per call."""
-
-
 def _json(value: Any) -> str:
-    return _encode(value)
+    """Orjson is ~8× faster than the stdlib on payload-sized dicts; anything it cannot encode becomes a string."""
+    return orjson.dumps(value, default=str).decode()
 
 
 def converters(dialect: str) -> dict[str, Callable[[Any], Any]]:
