@@ -162,3 +162,13 @@ def test_settings_and_audit_pages_for_admin_only(env: tuple[Store, World]) -> No
     assert not settings.exception
     with store.read() as s:
         assert s.scalar(select(AuditEntry.action).where(AuditEntry.action == "source.update")) == "source.update"
+
+
+def test_suggested_replies_use_the_sentence_encoder_on_request(env: tuple[Store, World]) -> None:
+    store, w = env
+    at = _page(CONVERSATION, _token(store, "jamie"), open_mention_id=w.mention_ids[0])
+    assert any("past replies" in c.value for c in at.caption)
+    _button(at, "Find similar past replies").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [c.value for c in at.caption] + [i.value for i in at.markdown]
+    assert any("No similar past replies yet" in v or "similar to:" in v for v in shown)

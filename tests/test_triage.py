@@ -263,3 +263,36 @@ def test_suggested_replies_rank_past_replies_by_similarity(store: Store) -> None
         embedded = suggest_replies(s, target, encoder=EmbeddingEncoder(_CountingEncoder()), k=2)  # type: ignore[arg-type]
     assert tfidf[0].reply_text == answers[w.mention_ids[1]] and tfidf[0].score > tfidf[-1].score
     assert embedded[0].reply_text == answers[w.mention_ids[1]]
+
+
+def test_suggestions_with_the_real_sentence_encoder_and_its_memo(sqlite_store: Store) -> None:
+    from classifiers import load_classifier
+    from console.services.suggestions import MemoizedEmbedder
+
+    w = build_world(sqlite_store, mentions=4)
+    answers = {
+        w.mention_ids[1]: "So sorry about the delay, DM us your booking. ^JK",
+        w.mention_ids[2]: "Thanks for flying with us! ^JK",
+    }
+    with sqlite_store.transaction() as s:
+        s.get(Mention, w.mention_ids[0]).text = "my flight has been delayed for five hours, no updates"  # type: ignore[union-attr]
+        s.get(Mention, w.mention_ids[1]).text = "two hour delay at the gate and nobody tells us anything"  # type: ignore[union-attr]
+        s.get(Mention, w.mention_ids[2]).text = "Loved the crew, thank you for a lovely flight"  # type: ignore[union-attr]
+        for i, (mention_id, text) in enumerate(answers.items()):
+            s.add(Reply(mention_id=mention_id, text=text, state=ReplyState.SENT, idempotency_key=f"e-{i}", sent_at=T))
+    calls: list[int] = []
+    model = load_classifier("default")
+
+    class Counting:
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            calls.append(len(texts))
+            return model.embed(texts)
+
+    encoder = EmbeddingEncoder(MemoizedEmbedder(Counting()))
+    with sqlite_store.read() as s:
+        target = s.get(Mention, w.mention_ids[0])
+        assert target is not None
+        first = suggest_replies(s, target, encoder=encoder, k=2)  # type: ignore[arg-type]
+        again = suggest_replies(s, target, encoder=encoder, k=2)  # type: ignore[arg-type]
+    assert first[0].reply_text == answers[w.mention_ids[1]]
+    assert first == again and calls == [3]  # the second look embeds nothing new

@@ -11,8 +11,9 @@ from console.services.outbox import OutboxError
 from console.services.permissions import Actor, PermissionDenied
 from console.services.replying import Draft, NeedsConfirmation, VoiceCheckFailed, new_send_key, send_reply
 from console.services.store import Store
-from console.services.suggestions import suggest_replies
+from console.services.suggestions import EMBEDDING_POOL_SIZE, POOL_SIZE, suggest_replies
 from console.services.voice import Finding, check_reply
+from console.ui.resources import suggestion_encoder
 from console.ui.safe import escape_markdown
 
 
@@ -61,8 +62,17 @@ def _templates(store: Store, detail: MentionDetail, values: dict[str, str], topi
 
 def _suggestions(store: Store, detail: MentionDetail) -> None:
     with st.expander("Suggested from past replies"):
+        flag = f"suggest_{detail.mention.id}"
+        if not st.session_state.get(flag):
+            st.caption("Finds the team's past replies to the most similar mentions (sentence embeddings).")
+            if st.button("Find similar past replies", key=f"find_{flag}"):
+                st.session_state[flag] = True
+                st.rerun()
+            return
+        encoder = suggestion_encoder()
+        pool = EMBEDDING_POOL_SIZE if encoder is not None else POOL_SIZE
         with store.read() as session:
-            found = suggest_replies(session, detail.mention, k=3)
+            found = suggest_replies(session, detail.mention, k=3, encoder=encoder, pool_size=pool)  # type: ignore[arg-type]
         if not found:
             st.caption("No similar past replies yet.")
         for i, s in enumerate(found):

@@ -49,3 +49,20 @@ def filter_choices(url: str) -> FilterChoices:
         return FilterChoices(
             brand_choices(session), platform_choices(session), language_choices(session), topic_choices(session)
         )
+
+
+@st.cache_resource(show_spinner="Loading the sentence encoder…")
+def suggestion_encoder() -> object | None:
+    """The classifier's sentence embeddings for suggested replies, or ``None`` (TF-IDF is used then)."""
+    import logging
+
+    from console.services.suggestions import EmbeddingEncoder, MemoizedEmbedder
+
+    try:
+        from classifiers import load_classifier
+
+        model = load_classifier(get_config().classifier.model)
+    except Exception:  # a console without the model still suggests, by TF-IDF
+        logging.getLogger(__name__).exception("sentence encoder unavailable; suggestions fall back to TF-IDF")
+        return None
+    return EmbeddingEncoder(MemoizedEmbedder(model)) if hasattr(model, "embed") else None
