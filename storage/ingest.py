@@ -166,13 +166,19 @@ def _mention_rows(mentions: Sequence[IncomingMention], conv: dict[str, Any]) -> 
 
 
 def _upsert_authors_sql(dialect: str) -> str:
+    """SQLite takes the rows straight from ``executemany``; PostgreSQL from the COPY staging table."""
     fields = ("handle", "display_name", "followers", "verified")
     changed = " OR ".join(_distinct(dialect, f"authors.{c}", f"excluded.{c}") for c in fields)
+    rows = (
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        if dialect == "sqlite"
+        else "SELECT platform, external_id, handle, display_name, followers, verified, false, :now, :now "
+        f"FROM {AUTHOR_STAGE} WHERE true"
+    )
     return f"""
         INSERT INTO authors (platform, external_id, handle, display_name, followers, verified, is_vip,
                              first_seen_at, updated_at)
-        SELECT platform, external_id, handle, display_name, followers, verified, :no, :now, :now
-        FROM {AUTHOR_STAGE} WHERE true
+        {rows}
         ON CONFLICT (platform, external_id) DO UPDATE SET
             handle = excluded.handle, display_name = excluded.display_name, followers = excluded.followers,
             verified = excluded.verified, updated_at = excluded.updated_at
@@ -207,10 +213,14 @@ def _store_authors(session: Session, mentions: Sequence[IncomingMention], conv: 
     rows = _author_rows(mentions, conv)
     if not rows:
         return 0
-    stage(session, AUTHOR_STAGE, AUTHOR_COLUMNS, rows)
     dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":  # straight in, as for mentions: a staging table only pays off with COPY
+        stamp = conv["time"](now)
+        session.connection().exec_driver_sql(_SQLITE_AUTHOR_UPSERT, [(*row, 0, stamp, stamp) for row in rows])
+        return len(rows)
+    stage(session, AUTHOR_STAGE, AUTHOR_COLUMNS, rows)
     statement = text(_upsert_authors_sql(dialect)).bindparams(bindparam("now", type_=UTCDateTime))
-    session.execute(statement, {"now": now, "no": conv["bool"](False)})
+    session.execute(statement, {"now": now})
     return len(rows)
 
 
@@ -248,6 +258,7 @@ def _sqlite_upsert_sql() -> str:
 
 
 _SQLITE_UPSERT = _sqlite_upsert_sql()
+_SQLITE_AUTHOR_UPSERT = _upsert_authors_sql("sqlite")
 
 
 def _store_mentions_sqlite(
