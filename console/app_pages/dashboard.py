@@ -25,8 +25,17 @@ choices = filter_choices(store.url)
 brands, platforms = choices.brands, choices.platforms
 
 today = datetime.now(UTC).astimezone(zone).date()
+
+
+def _last(days: int) -> None:
+    """Quick ranges, set before the date widget is drawn (a button callback may do that)."""
+    st.session_state["d_range"] = (today - timedelta(days=days - 1), today)
+
+
 with st.sidebar:
     st.subheader("Filters")
+    for column, days in zip(st.columns(3), (7, 30, 90), strict=True):
+        column.button(f"{days}d", key=f"d_last_{days}", on_click=_last, args=(days,), help=f"The last {days} days")
     picked = st.date_input("Date range", (today - timedelta(days=29), today), max_value=today, key="d_range")
     chosen_brands = st.multiselect("Brand", list(brands), key="d_brand")
     chosen_platforms = st.multiselect("Platform", platforms, key="d_platform")
@@ -51,7 +60,10 @@ with store.read() as session, st.spinner("Computing…"):
 
 st.title("Dashboard")
 span = (end - start).days
-st.caption(f"{first_day:%d %b %Y} – {last_day:%d %b %Y} · times in {zone.key} · compared with the {span} days before")
+st.caption(
+    f"{first_day:%d %b %Y} – {last_day:%d %b %Y} ({span} days) · times in {zone.key} · "
+    f"compared with the {span} days before"
+)
 
 for alert in alerts[:5]:
     state = "ongoing" if alert.ended_at is None else f"ended {local_time(alert.ended_at, zone)}"
