@@ -31,15 +31,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from console.services.business_hours import ALWAYS_OPEN, BusinessCalendar
-
-
-class Urgency(StrEnum):
-    """Urgency levels the classifier assigns and SLA policies key on."""
-
-    CRITICAL = "critical"
-    HIGH = "high"
-    NORMAL = "normal"
-    LOW = "low"
+from storage.enums import Urgency
 
 
 class Metric(StrEnum):
