@@ -166,22 +166,29 @@ def _sign_off_for(page, draft: str) -> str:  # type: ignore[no-untyped-def]
     return f"{body} {example.group(1) if example else '^JK'}"
 
 
-def test_manager_opens_the_dashboard_and_changes_the_date_range(demo: str) -> None:
+def test_manager_opens_the_dashboard_and_changes_the_date_range(demo: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        maya = browser.new_context(viewport={"width": 1500, "height": 1200}).new_page()
         try:
-            maya = browser.new_context(viewport={"width": 1500, "height": 1200}).new_page()
             _sign_in(maya, demo, "maya")
-            maya.get_by_role("link", name="Dashboard").click()
-            maya.get_by_role("heading", name="Dashboard").wait_for(timeout=60_000)
+            _wait_for_cookie(maya)
+            maya.goto(f"{demo}/dashboard")  # the session cookie keeps maya signed in
+            maya.get_by_role("heading", name="Dashboard").wait_for(timeout=120_000)
             expect(maya.get_by_text("(30 days)")).to_be_visible(timeout=60_000)
+            maya.get_by_role("heading", name="Volume by sentiment").wait_for(timeout=120_000)
             maya.get_by_role("button", name="7d", exact=True).click()
             expect(maya.get_by_text("(7 days)")).to_be_visible(timeout=60_000)
+            maya.get_by_role("heading", name="Volume by sentiment").wait_for(timeout=120_000)
             maya.wait_for_load_state("networkidle")
             maya.wait_for_timeout(2500)  # charts finish drawing
             maya.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
+        except Exception:
+            maya.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            print(f"failure screenshot: {tmp_path / 'failure.png'}")
+            raise
         finally:
             browser.close()

@@ -54,16 +54,17 @@ filters = DashboardFilters(
     timezone=get_config().team.timezone,
 )  # fmt: skip
 
-with store.read() as session, st.spinner("Computing…"):
-    data = dashboard_bundle(session, filters)
-    alerts = recent_alerts(session, datetime.now(UTC) - timedelta(days=7), filters.brand_ids)
-
 st.title("Dashboard")
 span = (end - start).days
 st.caption(
     f"{first_day:%d %b %Y} – {last_day:%d %b %Y} ({span} days) · times in {zone.key} · "
     f"compared with the {span} days before"
 )
+
+with store.read() as session, st.spinner("Computing…"):
+    data = dashboard_bundle(session, filters)
+    alerts = recent_alerts(session, datetime.now(UTC) - timedelta(days=7), filters.brand_ids)
+
 
 for alert in alerts[:5]:
     state = "ongoing" if alert.ended_at is None else f"ended {local_time(alert.ended_at, zone)}"
