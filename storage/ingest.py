@@ -134,7 +134,10 @@ def _author_rows(mentions: Sequence[IncomingMention], conv: dict[str, Any]) -> l
     ]
 
 
-def _mention_rows(mentions: Sequence[IncomingMention], conv: dict[str, Any]) -> list[tuple[Any, ...]]:
+def _mention_rows(
+    mentions: Sequence[IncomingMention], conv: dict[str, Any], tail: tuple[Any, ...] = ()
+) -> list[tuple[Any, ...]]:
+    """One tuple per mention in MENTION_COLUMNS order, then ``tail`` (SQLite's per-batch values)."""
     to_time, to_json, to_bool = conv["time"], conv["json"], conv["bool"]
     rows = []
     for m in mentions:
@@ -160,6 +163,7 @@ def _mention_rows(mentions: Sequence[IncomingMention], conv: dict[str, Any]) -> 
                 to_json(dict(m.raw)),
                 a.platform if a else None,
                 a.external_id if a else None,
+                *tail,
             )  # fmt: skip
         )
     return rows
@@ -229,9 +233,11 @@ def _store_mentions(
     source_id: int | None, brand_id: int | None,
 ) -> tuple[int, int]:  # fmt: skip
     """Upsert; return (inserted, updated).  PostgreSQL goes through COPY + staging, SQLite straight in."""
-    rows = _mention_rows(mentions, conv)
     if session.get_bind().dialect.name == "sqlite":
-        return _store_mentions_sqlite(session, rows, conv["time"](now), source_id, brand_id)
+        stamp = conv["time"](now)
+        tail = (source_id, brand_id, stamp, MentionStatus.NEW.value, stamp)
+        return _store_mentions_sqlite(session, _mention_rows(mentions, conv, tail))
+    rows = _mention_rows(mentions, conv)
     stage(session, MENTION_STAGE, MENTION_COLUMNS, rows)
     statement = text(_upsert_mentions_sql("postgresql")).bindparams(bindparam("now", type_=UTCDateTime))
     params = {"now": now, "source_id": source_id, "brand_id": brand_id, "status": MentionStatus.NEW.value}
@@ -261,13 +267,10 @@ _SQLITE_UPSERT = _sqlite_upsert_sql()
 _SQLITE_AUTHOR_UPSERT = _upsert_authors_sql("sqlite")
 
 
-def _store_mentions_sqlite(
-    session: Session, rows: list[tuple[Any, ...]], now: str, source_id: int | None, brand_id: int | None
-) -> tuple[int, int]:
+def _store_mentions_sqlite(session: Session, rows: list[tuple[Any, ...]]) -> tuple[int, int]:
     """One executemany; SQLite has one writer at a time, so new rowids are exactly those above the old maximum."""
     before = session.scalar(select(func.max(Mention.id))) or 0
-    tail = (source_id, brand_id, now, MentionStatus.NEW.value, now)
-    result = session.connection().exec_driver_sql(_SQLITE_UPSERT, [row + tail for row in rows])  # type: ignore[arg-type]
+    result = session.connection().exec_driver_sql(_SQLITE_UPSERT, rows)  # type: ignore[arg-type]
     changed = max(result.rowcount, 0)
     inserted = (session.scalar(select(func.max(Mention.id))) or 0) - before
     return inserted, changed - inserted

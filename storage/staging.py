@@ -23,6 +23,15 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _sqlite_time(value: datetime | None) -> str | None:
+    """SQLAlchemy's SQLite text form, ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC (hot path: one call per time cell)."""
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = _utc(value)
+    return value.isoformat(" ", "microseconds")[:26]
+
+
 def _json(value: Any) -> str:
     """Orjson is ~8× faster than the stdlib on payload-sized dicts; anything it cannot encode becomes a string."""
     return orjson.dumps(value, default=str).decode()
@@ -32,7 +41,7 @@ def converters(dialect: str) -> dict[str, Callable[[Any], Any]]:
     """Per-type value converters matching what SQLAlchemy itself would store on ``dialect``."""
     if dialect == "sqlite":
         return {
-            "time": lambda v: None if v is None else _utc(v).replace(tzinfo=None).isoformat(" ", "microseconds"),
+            "time": _sqlite_time,
             "json": lambda v: None if v is None else _json(v),
             "bool": lambda v: None if v is None else int(bool(v)),
         }
