@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from console.cli import main
 from console.notebook import mentions_frame
 from console.services import export as export_module
+from console.services import export_pg
 from console.services.export import export_mentions, neutralise
 from console.services.mention_query import COLUMNS, MentionFilters
 from tests import dashboard_data as D
@@ -133,14 +134,16 @@ def test_filters_and_progress(store, tmp_path):
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
 def test_failed_export_leaves_no_file(store, tmp_path, monkeypatch, fmt):
     D.build(store)
-    name = "rechunk" if fmt == "parquet" else "iter_chunks"  # Parquet batches come from COPY on PostgreSQL
-    real = getattr(export_module, name)
+    module, name = export_module, "rechunk" if fmt == "parquet" else "iter_chunks"
+    if fmt == "csv" and store.url.startswith("postgresql"):  # PostgreSQL's CSV is its COPY, written as it comes
+        module, name = export_pg, "copy_rows"
+    real = getattr(module, name)
 
     def boom(*args, **kwargs):  # the first chunk is written, then the disk fills up
         yield next(iter(real(*args, **kwargs)))
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(export_module, name, boom)
+    monkeypatch.setattr(module, name, boom)
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(RuntimeError, match="disk full"):

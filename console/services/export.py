@@ -12,36 +12,32 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from console.services import export_pg
 from console.services.export_columns import (
     arrow_batch_from,
     arrow_columns,
     csv_columns,
-    csv_read_types,
-    finish,
     supported,
 )
 from console.services.mention_query import (
     CHUNK_ROWS,
     Column,
     MentionFilters,
-    base_query,
     columns_for,
     count,
     iter_chunks,
@@ -313,13 +309,16 @@ def _fast_csv(
     session: Session, filters: MentionFilters, columns: Sequence[Column], path: Path, chunk_rows: int,
     progress: ProgressFn,
 ) -> int:  # fmt: skip
-    """CSV from cells the database already rendered: ``csv.writer`` writes each chunk in C."""
-    rendered = _rendered(columns, csv_columns(session, columns))
+    """CSV from cells the database already rendered: PostgreSQL's ``COPY`` straight to the file, or ``csv.writer``."""
+    cells = csv_columns(session, columns)
+    if is_postgres(session):
+        header = (",".join(c.name for c in columns) + "\n").encode()  # plain identifiers: nothing to quote
+        return export_pg.write_csv(session, filters, cells, header, path, chunk_rows, progress)
     rows = 0
     with path.open("w", encoding="utf-8", newline="") as file:
         out = csv.writer(file)
         out.writerow([c.name for c in columns])
-        for chunk in iter_chunks(session, filters, rendered, chunk_rows=chunk_rows):
+        for chunk in iter_chunks(session, filters, _rendered(columns, cells), chunk_rows=chunk_rows):
             out.writerows(chunk)
             rows += len(chunk)
             if progress:
@@ -335,9 +334,12 @@ def _fast_parquet(
     schema = arrow_schema(columns)
     writer = pq.ParquetWriter(path, schema, compression="zstd")
     rows = 0
+    cells = arrow_columns(session, columns)
+    if is_postgres(session):
+        batches = export_pg.parquet_batches(session, filters, cells, columns, schema, path)
+    else:
+        batches = _sqlite_batches(session, filters, _rendered(columns, cells), columns, schema, chunk_rows)
     try:
-        read = _pg_batches if is_postgres(session) else _sqlite_batches
-        batches = read(session, filters, columns, schema, chunk_rows)
         for batch in rechunk(batches, chunk_rows):
             writer.write_batch(batch)
             rows += batch.num_rows
@@ -350,68 +352,11 @@ def _fast_parquet(
 
 
 def _sqlite_batches(
-    session: Session, filters: MentionFilters, columns: Sequence[Column], schema: pa.Schema, chunk_rows: int
-) -> Iterator[pa.RecordBatch]:
-    rendered = _rendered(columns, arrow_columns(session, columns))
+    session: Session, filters: MentionFilters, rendered: Sequence[Column], columns: Sequence[Column],
+    schema: pa.Schema, chunk_rows: int,
+) -> Generator[pa.RecordBatch, None, None]:  # fmt: skip
     for chunk in iter_chunks(session, filters, rendered, chunk_rows=chunk_rows):
         yield arrow_batch_from(chunk, columns, schema)
-
-
-def _pg_batches(
-    session: Session, filters: MentionFilters, columns: Sequence[Column], schema: pa.Schema, chunk_rows: int
-) -> Iterator[pa.RecordBatch]:
-    """``COPY (SELECT ...) TO STDOUT`` parsed by Arrow in C++: no Python object per cell."""
-    query = base_query(_rendered(columns, arrow_columns(session, columns)), filters)
-    compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
-    driver = session.connection().connection.driver_connection
-    read = pacsv.ReadOptions(column_names=[c.name for c in columns], block_size=8 << 20, use_threads=False)
-    convert = pacsv.ConvertOptions(
-        column_types=csv_read_types(columns), strings_can_be_null=True, quoted_strings_can_be_null=False,
-        null_values=[""], true_values=["t"], false_values=["f"],
-    )  # fmt: skip
-    with driver.cursor() as cursor, cursor.copy(f"COPY ({compiled.string}) TO STDOUT (FORMAT csv)", params) as copy:
-        finished = False
-        try:
-            stream = pacsv.open_csv(CopyStream(copy), read_options=read, convert_options=convert)
-            for batch in stream:
-                arrays = [
-                    finish(array, column, field.type) if column.kind in ("time", "list") else array
-                    for array, column, field in zip(batch.columns, columns, schema, strict=True)
-                ]
-                yield pa.RecordBatch.from_arrays(arrays, schema=schema)
-            finished = True
-        finally:
-            if not finished:  # stopped early: end the COPY server-side, or leaving it waits for every row
-                driver.cancel_safe()
-
-
-class CopyStream(io.RawIOBase):
-    """A psycopg ``COPY ... TO STDOUT`` as a readable binary stream, for Arrow's CSV reader."""
-
-    def __init__(self, copy: Any) -> None:
-        self.copy = copy
-        self.pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        """Always: it is a read stream."""
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        """Fill ``buffer`` from the copy's data blocks (whole, to keep Python calls few); 0 at the end."""
-        view = memoryview(buffer).cast("B")
-        filled = 0
-        while filled < len(view):
-            if not self.pending:
-                block = self.copy.read()
-                if not block:
-                    break
-                self.pending = memoryview(block)
-            size = min(len(view) - filled, len(self.pending))
-            view[filled : filled + size] = self.pending[:size]
-            self.pending = self.pending[size:]
-            filled += size
-        return filled
 
 
 def rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
