@@ -185,3 +185,38 @@ def test_notebook_frame_has_the_export_columns(store, tmp_path):
     assert list(pq.read_table(parquet).to_pandas().columns) == list(frame.columns)
     with pytest.raises(ValueError, match="unknown brand"):
         mentions_frame(brands=["Nope"], database_url=store.url)
+
+
+TOPIC_CASES = [
+    ["-minus", "plain"],  # the formula quote goes on the joined cell, once
+    ['say "hi"', "back\\slash"],  # JSON escapes: PostgreSQL's string shortcut must not be taken
+    ["naïve, café", "日本"],  # non-ASCII and the CSV separator inside a name
+    [],
+    ["=SUM(A1)"],
+]
+
+
+def test_topics_and_times_render_like_python(store, tmp_path):
+    from storage.models import Classification, Mention
+
+    D.build(store)
+    when = datetime(2026, 11, 3, 8, 0, 0, 120, tzinfo=UTC)  # microseconds keep all six digits
+    with store.transaction() as s:
+        for i, topics in enumerate(TOPIC_CASES):
+            m = Mention(platform="x", external_id=f"t{i}", text="t", created_at=when, fetched_at=when)
+            s.add(m)
+            s.flush()
+            scores = {"p_negative": 0.1, "p_neutral": 0.8, "p_positive": 0.1}
+            s.add(Classification(mention_id=m.id, model_name="t", model_version="1", sentiment="neutral",
+                                 urgency="low", topics=topics, **scores))  # fmt: skip
+    _export(store, "csv", tmp_path / "m.csv")
+    with (tmp_path / "m.csv").open(encoding="utf-8", newline="") as f:
+        rows = {r["external_id"]: r for r in csv.DictReader(f)}
+    for i, topics in enumerate(TOPIC_CASES):
+        assert rows[f"t{i}"]["topics"] == neutralise("; ".join(topics))
+        assert rows[f"t{i}"]["created_at_utc"] == "2026-11-03T08:00:00.000120Z"
+    assert rows["own"]["topics"] == ""  # no classification
+    _export(store, "parquet", tmp_path / "m.parquet")
+    table = {r["external_id"]: r for r in pq.read_table(tmp_path / "m.parquet").to_pylist()}
+    assert [table[f"t{i}"]["topics"] for i in range(len(TOPIC_CASES))] == TOPIC_CASES
+    assert table["t0"]["created_at_utc"] == when and table["own"]["topics"] is None
