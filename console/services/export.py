@@ -27,7 +27,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from console.services import export_pg
+from console.services import export_pg, export_sqlite
 from console.services.export_columns import (
     arrow_batch_from,
     arrow_columns,
@@ -315,14 +315,19 @@ def _fast_csv(
         header = (",".join(c.name for c in columns) + "\n").encode()  # plain identifiers: nothing to quote
         return export_pg.write_csv(session, filters, cells, header, path, chunk_rows, progress)
     rows = 0
+    rendered = _rendered(columns, cells)
+    chunks = export_sqlite.read_ahead(lambda: export_sqlite.raw_chunks(session, filters, rendered, chunk_rows))
     with path.open("w", encoding="utf-8", newline="") as file:
         out = csv.writer(file)
         out.writerow([c.name for c in columns])
-        for chunk in iter_chunks(session, filters, _rendered(columns, cells), chunk_rows=chunk_rows):
-            out.writerows(chunk)
-            rows += len(chunk)
-            if progress:
-                progress(len(chunk))
+        try:
+            for chunk in chunks:
+                out.writerows(chunk)
+                rows += len(chunk)
+                if progress:
+                    progress(len(chunk))
+        finally:
+            chunks.close()
     return rows
 
 
@@ -355,8 +360,11 @@ def _sqlite_batches(
     session: Session, filters: MentionFilters, rendered: Sequence[Column], columns: Sequence[Column],
     schema: pa.Schema, chunk_rows: int,
 ) -> Generator[pa.RecordBatch, None, None]:  # fmt: skip
-    for chunk in iter_chunks(session, filters, rendered, chunk_rows=chunk_rows):
-        yield arrow_batch_from(chunk, columns, schema)
+    def convert() -> Iterator[pa.RecordBatch]:
+        for chunk in export_sqlite.raw_chunks(session, filters, rendered, chunk_rows):
+            yield arrow_batch_from(chunk, columns, schema)
+
+    return export_sqlite.read_ahead(convert)  # the reader converts while this thread compresses and writes
 
 
 def rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
