@@ -220,3 +220,27 @@ def test_topics_and_times_render_like_python(store, tmp_path):
     table = {r["external_id"]: r for r in pq.read_table(tmp_path / "m.parquet").to_pylist()}
     assert [table[f"t{i}"]["topics"] for i in range(len(TOPIC_CASES))] == TOPIC_CASES
     assert table["t0"]["created_at_utc"] == when and table["own"]["topics"] is None
+
+
+def test_read_ahead_keeps_order_and_hands_back_errors():
+    from console.services.export_sqlite import read_ahead
+
+    assert list(read_ahead(lambda: iter(range(100)), ahead=2)) == list(range(100))
+
+    def failing():
+        yield 1
+        raise RuntimeError("disk gone")
+
+    with pytest.raises(RuntimeError, match="disk gone"):
+        list(read_ahead(failing))
+    produced = []
+
+    def endless():
+        for i in range(10**9):
+            produced.append(i)
+            yield i
+
+    items = read_ahead(endless, ahead=2)
+    assert next(items) == 0
+    items.close()  # the reader stops instead of running on
+    assert len(produced) <= 5
