@@ -244,3 +244,16 @@ def test_read_ahead_keeps_order_and_hands_back_errors():
     assert next(items) == 0
     items.close()  # the reader stops instead of running on
     assert len(produced) <= 5
+
+
+def test_sqlite_export_reads_without_mmap_and_restores_it(sqlite_store, tmp_path):
+    from console.services.export_sqlite import without_mmap
+
+    D.build(sqlite_store)
+    with sqlite_store.read() as session:
+        before = session.connection().exec_driver_sql("PRAGMA mmap_size").scalar()
+        with without_mmap(session):
+            assert session.connection().exec_driver_sql("PRAGMA mmap_size").scalar() == 0
+        assert session.connection().exec_driver_sql("PRAGMA mmap_size").scalar() == before
+        assert export_mentions(session, ALL, "csv", tmp_path / "m.csv").rows == 10
+        assert session.connection().exec_driver_sql("PRAGMA mmap_size").scalar() == before

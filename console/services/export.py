@@ -268,11 +268,13 @@ def export_mentions(
     partial = out.with_name(f".{out.name}.partial")
     if is_postgres(session):  # stream in index order with keyed joins rather than hash and sort a million rows
         session.execute(text("SET LOCAL random_page_cost = 1.1"))
+    reading = contextlib.nullcontext() if is_postgres(session) else export_sqlite.without_mmap(session)
     try:
-        if fmt in FAST and supported(columns):
-            rows = FAST[fmt](session, filters, columns, partial, chunk_rows, progress)
-        else:
-            rows = _write_rows(session, filters, columns, WRITERS[fmt](partial, columns), chunk_rows, progress)
+        with reading:
+            if fmt in FAST and supported(columns):
+                rows = FAST[fmt](session, filters, columns, partial, chunk_rows, progress)
+            else:
+                rows = _write_rows(session, filters, columns, WRITERS[fmt](partial, columns), chunk_rows, progress)
         os.replace(partial, out)
     except BaseException:
         partial.unlink(missing_ok=True)
