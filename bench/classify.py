@@ -49,7 +49,7 @@ def time_ours(posts: list[str], batch: int, **options: object) -> tuple[float, f
     return len(posts) / (time.perf_counter() - started), load_s
 
 
-def time_baseline(posts: list[str], batch: int) -> float:
+def time_baseline(posts: list[str], batch: int, bf16: bool = False) -> float:
     import torch
     from transformers import AutoTokenizer, RobertaConfig, RobertaForSequenceClassification, pipeline
 
@@ -59,6 +59,8 @@ def time_baseline(posts: list[str], batch: int) -> float:
     torch.manual_seed(0)
     config = RobertaConfig(vocab_size=tokenizer.vocab_size, num_labels=3, max_position_embeddings=514)
     model = RobertaForSequenceClassification(config).eval()
+    if bf16:
+        model = model.to(torch.bfloat16)
     classify = pipeline("text-classification", model=model, tokenizer=tokenizer, device=-1)
     kwargs = {"batch_size": batch, "truncation": True, "max_length": 128}
     classify(posts[:16], **kwargs)  # warm-up
@@ -75,6 +77,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256, help="posts per classify() call (ours)")
     parser.add_argument("--baseline-batch", type=int, default=8, help="pipeline batch_size (baseline)")
     parser.add_argument("--int8", action="store_true", help="also time the opt-in int8 mode")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help="ours (default auto)")
+    parser.add_argument("--fp32", action="store_true", help="also time ours in fp32 (when auto picked bf16)")
+    parser.add_argument(
+        "--baseline-bf16", action="store_true", help="also time the RoBERTa pipeline cast to bf16 (a fairer rival)"
+    )
     parser.add_argument(
         "--baseline-posts", type=int, default=None, help="time the baseline on the first N of the posts (default: all)"
     )
@@ -83,17 +90,28 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     posts = load_posts(args.data_dir, args.posts)
-    ours, load_s = time_ours(posts, args.batch)
+    from classifiers.minilm import native_bf16, resolve_precision
+
+    dtype = resolve_precision(args.precision)
+    print(f"# torch {torch.__version__}, {args.threads} threads, native bf16: {native_bf16()}, ours in {dtype}")
+    ours, load_s = time_ours(posts, args.batch, precision=args.precision)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"RESULT classify_default {ours:.1f} mentions/s")
     print(f"RESULT classify_model_load {load_s:.2f} s")
     print(f"RESULT classify_peak_rss {rss_mb:.0f} MB")
+    if args.fp32:
+        plain, _ = time_ours(posts, args.batch, precision="fp32")
+        print(f"RESULT classify_fp32 {plain:.1f} mentions/s")
     if args.int8:
         fast, _ = time_ours(posts, args.batch, quantized=True)
         print(f"RESULT classify_int8_opt_in {fast:.1f} mentions/s")
     baseline = time_baseline(posts[: args.baseline_posts or len(posts)], args.baseline_batch)
     print(f"RESULT classify_roberta_base_pipeline {baseline:.1f} mentions/s")
     print(f"RESULT classify_speedup_vs_roberta {ours / baseline:.1f} x")
+    if args.baseline_bf16:
+        rival = time_baseline(posts[: args.baseline_posts or len(posts)], args.baseline_batch, bf16=True)
+        print(f"RESULT classify_roberta_base_pipeline_bf16 {rival:.1f} mentions/s")
+        print(f"RESULT classify_speedup_vs_roberta_bf16 {ours / rival:.1f} x")
 
 
 if __name__ == "__main__":

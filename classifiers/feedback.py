@@ -2,10 +2,16 @@
 
 The console exports label feedback as CSV or JSONL with the fields ``mention_id, text, sentiment,
 urgency`` (either label may be empty; extra fields are ignored). Classifiers cannot read the store,
-so this file is the whole interface. Corrections are split 80/20 by a hash of their id; the model is
-fine-tuned on the 80 % (plus a replay sample of the public data, so it does not forget), and before
-and after are compared on the held-out 20 % and on the airline dev split. The new model replaces the
-current one only if it is not worse on any of them (0.005 tolerance for noise on the public set).
+so this file is the whole interface. Corrections are split 80/20 by a hash of their id.
+
+* Sentiment corrections: the network is fine-tuned on the 80 % (plus a replay sample of the public
+  data, so it does not forget).
+* Urgency corrections: the urgency head is refitted on the seed set plus the 80 % (its features
+  come from the network, so it is refitted after any sentiment change anyway).
+
+Before and after are compared on the held-out 20 % of each kind, on the airline dev split and on the
+urgency seed's held-out part. The new pair of files replaces the current one only if it is not worse
+on any of them (0.005 tolerance for noise on the public sets).
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ from classifiers.base import SENTIMENTS, URGENCIES
 from classifiers.calibration import calibrate_weights
 from classifiers.metrics import evaluate
 from classifiers.minilm import MiniLMClassifier, read_meta
-from classifiers.urgency_training import train_urgency
+from classifiers.urgency_model import UrgencyHead
+from classifiers.urgency_seed import SeedRow, load_seed
+from classifiers.urgency_training import evaluate_head, train_urgency
 
 log = logging.getLogger(__name__)
 MIN_CORRECTIONS = 10
@@ -119,9 +127,34 @@ def _sentiment_scores(classifier: MiniLMClassifier, texts: list[str], targets: l
     return {"macro_f1": report.macro_f1, "accuracy": report.accuracy}
 
 
-def _measure(weights: Path, sets: dict[str, tuple[list[str], list[int]]]) -> dict[str, dict[str, float]]:
+def _measure(
+    weights: Path,
+    sets: dict[str, tuple[list[str], list[int]]],
+    urgency_weights: Path | None = None,
+    urgency_sets: dict[str, list[SeedRow]] | None = None,
+) -> dict[str, dict[str, float]]:
     classifier = MiniLMClassifier(weights, None, detect_language=False)
-    return {name: _sentiment_scores(classifier, texts, targets) for name, (texts, targets) in sets.items()}
+    scores = {name: _sentiment_scores(classifier, texts, targets) for name, (texts, targets) in sets.items()}
+    if urgency_weights is not None and urgency_weights.exists():
+        head = UrgencyHead.load(urgency_weights)
+        for name, rows in (urgency_sets or {}).items():
+            result = evaluate_head(head, rows, classifier.run([r.text for r in rows]).urgency_features())
+            scores[name] = {"macro_f1": result.report.macro_f1, "urgent_recall": result.urgent_recall}
+    return scores
+
+
+def _as_seed(corrections: list[Correction], split: str) -> list[SeedRow]:
+    return [SeedRow("feedback", c.mention_id, c.urgency or "", "", split, c.text) for c in corrections]
+
+
+def _worse(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> list[str]:
+    """Sets where any metric dropped (public sets: by more than the noise tolerance)."""
+    worse = []
+    for name, metrics in before.items():
+        tolerance = PUBLIC_TOLERANCE if name in ("airline_dev", "urgency_seed_heldout") else 0.0
+        if any(value - after[name][metric] > tolerance for metric, value in metrics.items()):
+            worse.append(name)
+    return worse
 
 
 def _fine_tune(data_dir: Path, weights: Path, train: list[Correction], output: Path) -> None:
@@ -168,29 +201,63 @@ def retrain_from_feedback(data_dir: Path, feedback: Path, weights_dir: Path) -> 
     for problem in problems:
         log.warning("skipped feedback %s", problem)
     sentiment_rows = [c for c in corrections if c.sentiment]
-    if len(sentiment_rows) < MIN_CORRECTIONS:
-        raise FeedbackError(f"{feedback}: {len(sentiment_rows)} usable sentiment corrections, need {MIN_CORRECTIONS}")
-    train = [c for c in sentiment_rows if not c.held_out]
-    held = [c for c in sentiment_rows if c.held_out] or train[-max(2, len(train) // 5) :]
+    urgency_rows = [c for c in corrections if c.urgency]
+    if max(len(sentiment_rows), len(urgency_rows)) < MIN_CORRECTIONS:
+        raise FeedbackError(
+            f"{feedback}: {len(sentiment_rows)} usable sentiment and {len(urgency_rows)} urgency corrections, "
+            f"need {MIN_CORRECTIONS} of either"
+        )
     current = weights_dir / "sentiment-minilm.safetensors"
+    current_urgency = weights_dir / "urgency-head.safetensors"
     candidate = weights_dir / "sentiment-minilm.candidate.safetensors"
-    dev = datasets.airline(data_dir, "dev")
-    sets = {
-        "feedback_heldout": ([c.text for c in held], [SENTIMENTS.index(c.sentiment or "") for c in held]),
-        "airline_dev": (dev.texts, dev.targets),
-    }
-    outcome = FeedbackOutcome(before=_measure(current, sets))
-    _fine_tune(data_dir, current, train, candidate)
-    calibrate_weights(candidate, data_dir)
-    outcome.after = _measure(candidate, sets)
-    drops = {name: outcome.before[name]["macro_f1"] - outcome.after[name]["macro_f1"] for name in sets}
-    worse = [n for n, d in drops.items() if d > (PUBLIC_TOLERANCE if n == "airline_dev" else 0.0)]
+    candidate_urgency = weights_dir / "urgency-head.candidate.safetensors"
+    sets: dict[str, tuple[list[str], list[int]]] = {}
+    tune_sentiment = len(sentiment_rows) >= MIN_CORRECTIONS
+    if tune_sentiment:
+        train, held = _split(sentiment_rows)
+        sets["feedback_heldout"] = ([c.text for c in held], [SENTIMENTS.index(c.sentiment or "") for c in held])
+        dev = datasets.airline(data_dir, "dev")
+        sets["airline_dev"] = (dev.texts, dev.targets)
+    urgency_train: list[SeedRow] = []
+    urgency_sets = {"urgency_seed_heldout": [r for r in load_seed(data_dir) if r.split != "train"]}
+    if len(urgency_rows) >= MIN_CORRECTIONS:
+        urgent_train, urgent_held = _split(urgency_rows)
+        urgency_train = _as_seed(urgent_train, "train")
+        urgency_sets["feedback_urgency_heldout"] = _as_seed(urgent_held, "test")
+    outcome = FeedbackOutcome(before=_measure(current, sets, current_urgency, urgency_sets))
+    if tune_sentiment:
+        _fine_tune(data_dir, current, train, candidate)
+        calibrate_weights(candidate, data_dir)
+    else:
+        shutil.copyfile(current, candidate)
+    chosen = UrgencyHead.load(current_urgency).meta if current_urgency.exists() else {}
+    train_urgency(  # its features come from the network; C and cut-off as the full training chose them
+        data_dir, candidate, candidate_urgency, urgency_train,
+        c=_number(chosen.get("C")), threshold=_number(chosen.get("urgent_threshold")),
+    )  # fmt: skip
+    outcome.after = _measure(candidate, sets, candidate_urgency, urgency_sets)
+    worse = _worse(outcome.before, outcome.after)
     if worse:
-        outcome.reason = f"worse on {', '.join(worse)}; candidate left at {candidate}"
+        outcome.reason = f"worse on {', '.join(worse)}; candidates left at {candidate} and {candidate_urgency}"
         return outcome
     shutil.move(str(candidate), str(current))
-    train_urgency(data_dir, current, weights_dir / "urgency-head.safetensors")  # its features moved
+    shutil.move(str(candidate_urgency), str(current_urgency))
     outcome.promoted = True
-    outcome.reason = f"not worse on {', '.join(sets)}; {len(train)} corrections trained, {len(held)} held out"
+    trained = f"{len(sentiment_rows)} sentiment and {len(urgency_rows)} urgency corrections read"
+    outcome.reason = f"not worse on {', '.join(outcome.before)}; {trained} (80 % trained, 20 % held out)"
     log.info("promoted feedback model: %s", json.dumps(outcome.after))
     return outcome
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _split(rows: list[Correction]) -> tuple[list[Correction], list[Correction]]:
+    """The stable 80/20 split; a tiny file with nothing hashed out holds out its last fifth instead."""
+    train = [c for c in rows if not c.held_out]
+    held = [c for c in rows if c.held_out]
+    if not held:
+        cut = max(2, len(train) // 5)
+        train, held = train[:-cut], train[-cut:]
+    return train, held

@@ -48,7 +48,11 @@ def additive_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Ten
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Average token vectors over real (non-padding) tokens, as sentence-transformers does."""
+    """Average token vectors over real (non-padding) tokens, as sentence-transformers does.
+
+    Always in fp32: a bf16 encoder's sum over 64 tokens would lose the precision the heads need.
+    """
+    hidden = hidden.float()
     weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
@@ -103,6 +107,12 @@ class MentionNet(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, embed: bool = True) -> Outputs:
         """Full pass from token ids."""
         return self.top(self.bottom(input_ids, attention_mask), attention_mask, embed=embed)
+
+    def encoder_to(self, dtype: torch.dtype) -> MentionNet:
+        """Cast the transformer layers (not the small heads, not pooling) to ``dtype``, e.g. bf16 on AMX CPUs."""
+        for part in (self.embeddings, self.shared, self.original_top, self.tuned_top):
+            part.to(dtype)
+        return self
 
     def trained_state(self) -> dict[str, torch.Tensor]:
         """Only the parameters that differ from the packaged encoder: tuned top and heads."""

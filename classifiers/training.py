@@ -8,6 +8,7 @@ is what fits a 2-core CPU. Temperature scaling on the dev sets calibrates the se
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -52,6 +53,10 @@ class TrainConfig:
     seed: int = 13
     threads: int = 2
     evals_per_epoch: int = 2
+    balance_general: float = 0.0
+    """Class weights (n / (k * n_class)) ** this on SemEval + TweetEval: their metric is macro-recall."""
+    bf16: bool | None = None
+    """Train under bf16 autocast (None: where the CPU multiplies bf16 natively, see ``minilm.native_bf16``)."""
 
 
 @dataclass
@@ -78,14 +83,24 @@ class TrainingSet:
         self.texts.extend(preprocess(t) for t in texts)
         return list(range(start, len(self.texts)))
 
-    def add_task(self, data: datasets.Labelled, task: str, weight: float = 1.0) -> None:
-        """Add labelled training examples for ``task``."""
-        for index, target in zip(self.add(data.texts), data.targets, strict=True):
-            self.examples.append(Example(index, task, target, weight))
+    def add_task(
+        self, data: datasets.Labelled, task: str, weight: float = 1.0, class_weights: Sequence[float] | None = None
+    ) -> None:
+        """Add labelled training examples for ``task`` (``class_weights``: one extra factor per example)."""
+        factors = class_weights or [1.0] * len(data)
+        for index, target, factor in zip(self.add(data.texts), data.targets, factors, strict=True):
+            self.examples.append(Example(index, task, target, weight * factor))
 
     def add_dev(self, name: str, data: datasets.Labelled) -> None:
         """Add a named dev set used for selection and calibration."""
         self.dev[name] = (self.add(data.texts), list(data.targets))
+
+
+def balanced(data: datasets.Labelled, power: float) -> list[float]:
+    """Per-example weights ``(n / (k * n_class)) ** power``: 0 leaves them at 1, 1 fully balances classes."""
+    counts = np.bincount(np.asarray(data.targets), minlength=len(data.labels)).astype(float)
+    per_class = (len(data.targets) / (len(data.labels) * np.maximum(counts, 1.0))) ** power
+    return [float(per_class[t]) for t in data.targets]
 
 
 def _sample(data: datasets.Labelled, size: int, rng: random.Random) -> datasets.Labelled:
@@ -100,9 +115,10 @@ def build_training_set(data_dir: Path, config: TrainConfig) -> TrainingSet:
     rng = random.Random(config.seed)
     data = TrainingSet()
     data.add_task(datasets.airline(data_dir, "train"), "sentiment", config.airline_weight)
-    data.add_task(datasets.semeval(data_dir), "sentiment")
+    semeval = datasets.semeval(data_dir)
+    data.add_task(semeval, "sentiment", 1.0, balanced(semeval, config.balance_general))
     tweeteval = datasets.tweeteval(data_dir, "sentiment", "val", 0, datasets.TWEETEVAL_TRAIN_LINES)
-    data.add_task(tweeteval, "sentiment", config.tweeteval_weight)
+    data.add_task(tweeteval, "sentiment", config.tweeteval_weight, balanced(tweeteval, config.balance_general))
     emotion = datasets.tweeteval(data_dir, "emotion", "train")
     data.add_task(_sample(emotion, config.emotion_sample, rng), "emotion", config.aux_weight)
     offensive = datasets.tweeteval(data_dir, "offensive", "train")
@@ -262,6 +278,14 @@ def prepare(data_dir: Path, config: TrainConfig) -> tuple[MentionNet, object, Tr
     return net, tokenizer, data, cache
 
 
+def autocast(config: TrainConfig) -> contextlib.AbstractContextManager[object]:
+    """bf16 autocast on CPUs with native bf16 matrix units (about 3x faster there), else nothing."""
+    from classifiers.minilm import native_bf16
+
+    enabled = native_bf16() if config.bf16 is None else config.bf16
+    return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
+
+
 def train_steps(
     net: MentionNet,
     data: TrainingSet,
@@ -279,7 +303,8 @@ def train_steps(
         started, running = time.monotonic(), 0.0
         for step, batch in enumerate(batches(data.examples, cache, config.batch_size, rng), start=1):
             hidden, mask = pad_states([cache[e.cache] for e in batch])
-            logits = net.top(hidden, mask, embed=False).logits[batch[0].task]
+            with autocast(config):
+                logits = net.top(hidden, mask, embed=False).logits[batch[0].task].float()
             target = torch.tensor([e.target for e in batch])
             weights = torch.tensor([e.weight for e in batch])
             loss = (nn.functional.cross_entropy(logits, target, reduction="none") * weights).sum() / len(batch)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,23 +92,36 @@ def evaluate_head(head: UrgencyHead, rows: list[SeedRow], features: np.ndarray) 
     )
 
 
-def train_urgency(data_dir: Path, weights: Path = SENTIMENT_WEIGHTS, output: Path = URGENCY_WEIGHTS) -> UrgencyEval:
-    """Fit the urgency head on the seed's training part and report on its held-out part."""
-    seed = load_seed(data_dir)
+def train_urgency(
+    data_dir: Path,
+    weights: Path = SENTIMENT_WEIGHTS,
+    output: Path = URGENCY_WEIGHTS,
+    extra: Sequence[SeedRow] = (),
+    *,
+    c: float | None = None,
+    threshold: float | None = None,
+) -> UrgencyEval:
+    """Fit the urgency head on the seed's training part and report on its held-out part.
+
+    ``extra`` rows with split ``train`` (agents' corrections) join the training part. ``c`` and
+    ``threshold`` skip their cross-validated choice (a refit keeps the full training's choices).
+    """
+    seed = load_seed(data_dir) + [row for row in extra if row.split == "train"]
     classifier = MiniLMClassifier(weights, None, detect_language=False)
     features = classifier.run([r.text for r in seed]).urgency_features()
     is_train = np.array([r.split == "train" for r in seed])
     targets = np.array([URGENCIES.index(r.label) for r in seed])
     mean, scale = features[is_train].mean(0), features[is_train].std(0) + 1e-6
     z = (features - mean) / scale
-    c = choose_c(z[is_train], targets[is_train])
+    c = choose_c(z[is_train], targets[is_train]) if c is None else c
     model = _fit(z[is_train], targets[is_train], c)
-    threshold = choose_threshold(z[is_train], targets[is_train], c)
+    threshold = choose_threshold(z[is_train], targets[is_train], c) if threshold is None else threshold
     meta = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "C": c,
         "urgent_threshold": threshold,
         "rows": int(is_train.sum()),
+        "feedback_rows": sum(1 for row in extra if row.split == "train"),
     }
     head = to_head(model, mean.astype(np.float32), scale.astype(np.float32), meta)
     held = [r for r, t in zip(seed, is_train, strict=True) if not t]
