@@ -27,6 +27,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.ipc  # noqa: F401 - pa.ipc
@@ -98,6 +99,43 @@ def split(connection: Connection, filters: MentionFilters, parts: int = PARTS) -
             cuts.append(cut)
     bounds: list[datetime | None] = [filters.since, *cuts, filters.until]
     return [dataclasses.replace(filters, since=lo, until=hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+
+
+def literal_sql(connection: Connection, cells: Sequence[Any], filters: MentionFilters) -> str:
+    """The export query with its parameters quoted into it by psycopg's client-side binding (as ``copy()`` does)."""
+    query = base_query([Column(f"c{i}", c, "str") for i, c in enumerate(cells)], filters)
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    return psycopg.ClientCursor(driver(connection)).mogrify(compiled.string, compiled.construct_params())
+
+
+def estimated_split(connection: Connection, filters: MentionFilters,
+                    parts: int = PARTS) -> list[MentionFilters] | None:  # fmt: skip
+    """The filters cut at ``created_at`` quantiles taken from the planner's statistics, without reading a row.
+
+    :func:`console.services.export_pg.split` counts the matching rows and seeks to the median: ~1.6 s before the
+    export starts for a million mentions.  A cut only balances the parts (any cut gives every row once, in
+    order), so the planner's row estimate and ``created_at`` histogram do here.  None when there is no
+    histogram (never analysed) or too little of it in the filters' range: the caller counts instead.
+    """
+    sql = literal_sql(connection, [Mention.id], filters)
+    plan = driver(connection).execute(f"EXPLAIN (FORMAT JSON) {sql}").fetchone()[0]
+    if plan[0]["Plan"]["Plan Rows"] < max(PARALLEL_MIN_ROWS, parts):
+        return [filters]
+    bounds: list[datetime] | None = connection.execute(HISTOGRAM, {"table": Mention.__tablename__}).scalar()
+    inside = [b for b in bounds or [] if (filters.since is None or b > filters.since) and
+              (filters.until is None or b < filters.until)]  # fmt: skip
+    if len(inside) < 2 * parts:
+        return None
+    cuts = [filters.since, *(inside[len(inside) * k // parts] for k in range(1, parts)), filters.until]
+    return [dataclasses.replace(filters, since=lo, until=hi) for lo, hi in zip(cuts, cuts[1:], strict=False)]
+
+
+HISTOGRAM = text(
+    "SELECT s.histogram_bounds::text::timestamptz[] FROM pg_stats s"
+    " JOIN pg_namespace n ON n.nspname = s.schemaname"
+    " JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename"
+    " WHERE c.oid = to_regclass(:table) AND s.attname = 'created_at'"
+)
 
 
 class RowCounter:
@@ -198,6 +236,7 @@ class CopyStream(io.RawIOBase):
     def __init__(self, blocks: Iterator[list[Any]]) -> None:
         self.blocks = blocks
         self.pending = memoryview(b"")
+        self.bytes_read = 0
 
     def readable(self) -> bool:
         """Always: it is a read stream."""
@@ -217,6 +256,7 @@ class CopyStream(io.RawIOBase):
             view[filled : filled + size] = self.pending[:size]
             self.pending = self.pending[size:]
             filled += size
+        self.bytes_read += filled
         return filled
 
 
@@ -230,8 +270,15 @@ def arrow_batches(
         null_values=[""], true_values=["t"], false_values=["f"],
     )  # fmt: skip
     blocks = copy_rows(connection, sql, params)
+    stream = CopyStream(blocks)
     try:
-        for batch in pacsv.open_csv(CopyStream(blocks), read_options=read, convert_options=convert):
+        try:
+            reader = pacsv.open_csv(stream, read_options=read, convert_options=convert)
+        except pa.ArrowInvalid:
+            if stream.bytes_read == 0:  # no rows: Arrow's reader refuses an empty file
+                return
+            raise
+        for batch in reader:
             arrays = [
                 finish(array, column, field.type) if column.kind in ("time", "list") else array
                 for array, column, field in zip(batch.columns, columns, schema, strict=True)
@@ -307,7 +354,7 @@ def write_csv(session: Session, filters: MentionFilters, cells: Sequence[Any], h
     """CSV by ``COPY``: the header, then each part's rows straight from the server to the file, in order."""
     engine: Engine = session.get_bind()  # type: ignore[assignment]
     with snapshot_connections(engine, PARTS) as connections:
-        parts = split(connections[0], filters)
+        parts = estimated_split(connections[0], filters) or split(connections[0], filters)
         with part_files(path, len(parts)) as rest, path.open("wb") as file:
             file.write(header)
 
