@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pyarrow.parquet as pq
 import pytest
 
-from console.services import export_pg
+from console.services import export_adbc, export_pg
 from console.services.export import export_mentions
 from console.services.mention_query import MentionFilters
 from storage.models import Mention
@@ -93,14 +93,15 @@ def test_parts_read_one_snapshot(pg_store):
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_failed_background_part_leaves_no_file(pg_store, tmp_path, monkeypatch, fmt):
     _fill(pg_store)
-    real = export_pg.copy_rows
+    module, name = (export_pg, "copy_rows") if fmt == "csv" else (export_adbc, "typed_batches")
+    real = getattr(module, name)
 
     def boom(*args, **kwargs):
-        if threading.current_thread() is not threading.main_thread():
+        if threading.current_thread().name == "export-part":  # the second part's thread
             raise RuntimeError("connection lost")
         yield from real(*args, **kwargs)
 
-    monkeypatch.setattr(export_pg, "copy_rows", boom)
+    monkeypatch.setattr(module, name, boom)
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(RuntimeError, match="connection lost"):

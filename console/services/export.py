@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 import os
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from console.services import export_pg, export_sqlite
+from console.services import export_adbc, export_pg, export_sqlite
 from console.services.export_columns import (
     arrow_batch_from,
     arrow_columns,
@@ -50,6 +51,16 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MAX_ROWS = 1_048_576
 """Excel's sheet limit, header included; longer exports continue on a new sheet."""
 LIST_SEPARATOR = "; "
+PARQUET_COMPRESSION = "zstd"
+DICTIONARY_COLUMNS = (
+    "platform", "brand", "brand_id", "source_id", "language", "replyable_reason", "status", "assignee",
+    "assignee_id", "sentiment", "urgency", "priority", "model_name", "model_version", "model_sentiment",
+    "model_urgency", "model_priority", "topics", "model_language",
+)  # fmt: skip
+"""Parquet dictionary-encodes only these few-valued columns.  Dictionaries for every column (pyarrow's default)
+made writing a million mentions ~30% slower and the file bigger: ids, texts and times rarely repeat."""
+
+log = logging.getLogger(__name__)
 
 
 def neutralise(value: str) -> str:
@@ -200,13 +211,19 @@ def arrow_batch(rows: list[tuple[Any, ...]], columns: Sequence[Column], schema: 
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    """A Parquet writer: zstd (level 1, Arrow's default) with dictionaries for :data:`DICTIONARY_COLUMNS` only."""
+    dictionary = [name for name in schema.names if name in DICTIONARY_COLUMNS]
+    return pq.ParquetWriter(path, schema, compression=PARQUET_COMPRESSION, use_dictionary=dictionary)
+
+
 class ParquetWriter:
     """pyarrow ParquetWriter, one row group per chunk, zstd-compressed."""
 
     def __init__(self, path: Path, columns: Sequence[Column]) -> None:
         self.columns = columns
         self.schema = arrow_schema(columns)
-        self.out = pq.ParquetWriter(path, self.schema, compression="zstd")
+        self.out = parquet_writer(path, self.schema)
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         """Append rows as one row group."""
@@ -337,25 +354,53 @@ def _fast_parquet(
     session: Session, filters: MentionFilters, columns: Sequence[Column], path: Path, chunk_rows: int,
     progress: ProgressFn,
 ) -> int:  # fmt: skip
-    """Parquet from typed batches: PostgreSQL's COPY read by Arrow's CSV reader, or SQLite rows per column."""
+    """Parquet from typed batches: PostgreSQL's binary COPY decoded by ADBC, or SQLite rows per column.
+
+    Without ADBC, PostgreSQL's CSV COPY is read by Arrow's CSV reader.
+    """
     schema = arrow_schema(columns)
-    writer = pq.ParquetWriter(path, schema, compression="zstd")
-    rows = 0
-    cells = arrow_columns(session, columns)
     if is_postgres(session):
-        batches = export_pg.parquet_batches(session, filters, cells, columns, schema, path)
+        batches = _pg_batches(session, filters, columns, schema, path)
     else:
+        cells = arrow_columns(session, columns)
         batches = _sqlite_batches(session, filters, _rendered(columns, cells), columns, schema, chunk_rows)
+    writer = parquet_writer(path, schema)
+    rows = 0
     try:
-        for batch in rechunk(batches, chunk_rows):
-            writer.write_batch(batch)
-            rows += batch.num_rows
+        for table in rechunk(batches, chunk_rows):
+            writer.write_table(table, row_group_size=table.num_rows)
+            rows += table.num_rows
             if progress:
-                progress(batch.num_rows)
+                progress(table.num_rows)
     finally:
         batches.close()  # now, not at garbage collection: a COPY left open blocks the session's rollback
         writer.close()
     return rows
+
+
+_END: Any = object()
+
+
+def _pg_batches(
+    session: Session, filters: MentionFilters, columns: Sequence[Column], schema: pa.Schema, path: Path
+) -> Generator[pa.RecordBatch, None, None]:
+    """ADBC's batches, or the CSV-based path's with a warning when ADBC is missing or cannot connect."""
+    batches = export_adbc.parquet_batches(session, filters, columns, schema, path)
+    try:
+        head = next(batches, _END)  # ADBC connects (or fails to) before its first batch
+    except export_adbc.Unavailable as exc:
+        log.warning("PostgreSQL Parquet export without ADBC (slower): %s", exc)
+        return export_pg.parquet_batches(session, filters, arrow_columns(session, columns), columns, schema, path)
+    return _primed(head, batches)
+
+
+def _primed(head: Any, rest: Generator[pa.RecordBatch, None, None]) -> Generator[pa.RecordBatch, None, None]:
+    try:
+        if head is not _END:
+            yield head
+            yield from rest
+    finally:
+        rest.close()
 
 
 def _sqlite_batches(
@@ -369,20 +414,25 @@ def _sqlite_batches(
     return export_sqlite.read_ahead(convert)  # the reader converts while this thread compresses and writes
 
 
-def rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
-    """Batches of exactly ``rows`` rows (the last one shorter): one Parquet row group each."""
+def rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """Tables of exactly ``rows`` rows (the last one shorter), made of slices of the batches without copying.
+
+    Each is written as one Parquet row group.  Concatenating into single batches instead (``combine_chunks``)
+    copied every row, and cost ~2.3 s of CPU per million mentions.
+    """
     pending: list[pa.RecordBatch] = []
     held = 0
     for batch in batches:
-        pending.append(batch)
-        held += batch.num_rows
-        while held >= rows:
-            table = pa.Table.from_batches(pending).combine_chunks()
-            yield table.slice(0, rows).to_batches(max_chunksize=rows)[0]
-            rest = table.slice(rows)
-            pending, held = rest.to_batches(), rest.num_rows
+        while batch.num_rows:
+            take = min(rows - held, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            held += take
+            batch = batch.slice(take)
+            if held == rows:
+                yield pa.Table.from_batches(pending)
+                pending, held = [], 0
     if held:
-        yield pa.Table.from_batches(pending).combine_chunks().to_batches(max_chunksize=held)[0]
+        yield pa.Table.from_batches(pending)
 
 
 FAST: dict[str, Callable[..., int]] = {"csv": _fast_csv, "parquet": _fast_parquet}

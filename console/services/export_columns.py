@@ -15,6 +15,7 @@ Python path for it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -193,3 +194,24 @@ def split_topics(joined: pa.Array) -> pa.Array:
     return pa.ListArray.from_arrays(
         pa.array(offsets, type=pa.int32()), values, type=pa.list_(pa.string()), mask=pc.is_null(joined)
     )
+
+
+def topics_from_jsonb(printed: pa.Array) -> pa.Array:
+    """PostgreSQL's printed jsonb topic arrays (``["a", "b"]``) as ``list<string>``; NULL stays NULL.
+
+    PostgreSQL prints a jsonb array canonically and prints a quote, a backslash or a control character in a
+    name with a backslash; so where there is no backslash the names are the text between ``", "`` separators,
+    taken apart here in C++ (a unit separator, being a control character, cannot be in such a name).  Rows
+    with a backslash (rare) are decoded by ``json.loads``.
+    """
+    inner = pc.utf8_slice_codeunits(printed, 2, -2)  # '["a", "b"]' -> 'a", "b'; '[]' -> ''
+    lists = split_topics(pc.replace_substring(inner, '", "', UNIT_SEPARATOR))
+    canonical = pc.or_(pc.starts_with(printed, '["'), pc.equal(printed, "[]"))
+    plain = pc.and_(canonical, pc.and_not(pc.invert(pc.match_substring(printed, "\\")), pc.equal(printed, '[""]')))
+    slow = pc.and_not(pc.is_valid(printed), pc.fill_null(plain, True))  # '[""]' would read as no names
+    if not pc.any(slow).as_py():
+        return lists
+    values = lists.to_pylist()
+    for i in pc.indices_nonzero(slow).to_pylist():
+        values[i] = json.loads(printed[i].as_py())
+    return pa.array(values, type=pa.list_(pa.string()))

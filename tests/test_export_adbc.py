@@ -1,0 +1,181 @@
+"""PostgreSQL Parquet through ADBC: the same file as the CSV-COPY path, filters quoted, fallback, cleanup."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+
+from console.services import export_adbc, export_pg
+from console.services.export import arrow_schema, export_mentions
+from console.services.export_columns import topics_from_jsonb
+from console.services.mention_query import COLUMNS, MentionFilters, where
+from storage.models import Mention
+from tests import dashboard_data as D
+from tests.test_export_pg import _fill
+
+pg = pytest.mark.pg
+
+
+def _parquet(store, path, filters=MentionFilters(), **kw):
+    with store.read() as session:
+        return export_mentions(session, filters, "parquet", path, **kw)
+
+
+def _without_adbc(monkeypatch):
+    def missing():
+        raise export_adbc.Unavailable("adbc-driver-postgresql is not installed (test)")
+
+    monkeypatch.setattr(export_adbc, "_dbapi", missing)
+
+
+def _copy_path(store, path, filters=MentionFilters(), **kw):
+    """The same export through the CSV-COPY path (ADBC made unavailable)."""
+    with pytest.MonkeyPatch.context() as m:
+        _without_adbc(m)
+        return _parquet(store, path, filters, **kw)
+
+
+def _adbc_calls(monkeypatch):
+    calls: list[str] = []
+    real = export_adbc.typed_batches
+
+    def counted(cursor, sql, columns, schema):
+        calls.append(sql)
+        yield from real(cursor, sql, columns, schema)
+
+    monkeypatch.setattr(export_adbc, "typed_batches", counted)
+    return calls
+
+
+@pg
+@pytest.mark.parametrize("parts", [2, 1])
+def test_adbc_file_equals_the_copy_path_across_the_cut(pg_store, tmp_path, monkeypatch, caplog, parts):
+    _fill(pg_store)
+    monkeypatch.setattr(export_pg, "PARALLEL_MIN_ROWS", 1 if parts == 2 else 10**9)
+    calls = _adbc_calls(monkeypatch)
+    seen: list[int] = []
+    result = _parquet(pg_store, tmp_path / "adbc.parquet", chunk_rows=4, progress=seen.append)
+    assert len(calls) == parts
+    with caplog.at_level(logging.WARNING):
+        _copy_path(pg_store, tmp_path / "copy.parquet", chunk_rows=4)
+    assert "without ADBC" in caplog.text
+    adbc, copy = pq.read_table(tmp_path / "adbc.parquet"), pq.read_table(tmp_path / "copy.parquet")
+    assert adbc.schema == copy.schema == arrow_schema(COLUMNS)
+    assert adbc.equals(copy) and result.rows == sum(seen) == adbc.num_rows == 15
+    assert pq.ParquetFile(tmp_path / "adbc.parquet").metadata.num_row_groups == 4  # 4+4+4+3 across the cut
+    keys = list(zip(adbc["created_at_utc"].to_pylist(), adbc["id"].to_pylist(), strict=True))
+    assert keys == sorted(keys) and len(set(keys)) == 15
+
+
+@pg
+def test_adbc_filters_match_the_copy_path(pg_store, tmp_path, monkeypatch):
+    brands = _fill(pg_store)
+    with pg_store.transaction() as s:  # a search term with a quote, a percent and a backslash: quoted, not run
+        s.add(Mention(platform="x", external_id="q", text="it's 100% back\\slash", created_at=D.START,
+                      fetched_at=D.START))  # fmt: skip
+    monkeypatch.setattr(export_pg, "PARALLEL_MIN_ROWS", 1)
+    cases = [
+        MentionFilters(since=D.START, until=D.END, brand_ids=[brands["Skyline"]], include_brand_posts=False),
+        MentionFilters(search="it's 100% back\\slash"),
+        MentionFilters(topics=["refund"], statuses=["new", "resolved"], platforms=["x"]),
+        MentionFilters(sentiments=["negative"], urgencies=["high", "low"]),
+    ]
+    for i, filters in enumerate(cases):
+        _parquet(pg_store, tmp_path / f"adbc{i}.parquet", filters)
+        _copy_path(pg_store, tmp_path / f"copy{i}.parquet", filters)
+        adbc = pq.read_table(tmp_path / f"adbc{i}.parquet")
+        assert adbc.equals(pq.read_table(tmp_path / f"copy{i}.parquet")), filters
+        with pg_store.read() as s:
+            assert adbc.num_rows == s.scalar(select(func.count()).select_from(Mention).where(*where(filters)))
+    assert pq.read_table(tmp_path / "adbc1.parquet")["external_id"].to_pylist() == ["q"]
+
+
+@pg
+def test_falls_back_with_a_warning_when_adbc_cannot_connect(pg_store, tmp_path, monkeypatch, caplog):
+    _fill(pg_store)
+    monkeypatch.setattr(export_adbc, "libpq_uri", lambda url: "postgresql://nobody@127.0.0.1:1/none")
+    calls = _adbc_calls(monkeypatch)
+    with caplog.at_level(logging.WARNING):
+        result = _parquet(pg_store, tmp_path / "m.parquet")
+    assert "without ADBC" in caplog.text and "cannot connect" in caplog.text
+    assert result.rows == 15 and calls == []
+    _copy_path(pg_store, tmp_path / "copy.parquet")
+    assert pq.read_table(tmp_path / "m.parquet").equals(pq.read_table(tmp_path / "copy.parquet"))
+
+
+@pg
+@pytest.mark.parametrize("thread", ["export-reader", "export-part"])
+def test_a_failing_part_leaves_no_file(pg_store, tmp_path, monkeypatch, thread):
+    _fill(pg_store)
+    monkeypatch.setattr(export_pg, "PARALLEL_MIN_ROWS", 1)
+    real = export_adbc.topics_from_jsonb
+
+    def boom(array):
+        if threading.current_thread().name == thread:
+            raise RuntimeError("decoding failed")
+        return real(array)
+
+    monkeypatch.setattr(export_adbc, "topics_from_jsonb", boom)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(RuntimeError, match="decoding failed"):
+        _parquet(pg_store, out / "m.parquet")
+    assert list(out.iterdir()) == []  # neither the partial file nor a spooled part
+    monkeypatch.setattr(export_adbc, "topics_from_jsonb", real)
+    assert _parquet(pg_store, out / "again.parquet").rows == 15  # nothing left holding the store
+
+
+@pg
+def test_estimated_split_cuts_from_statistics(pg_store, monkeypatch):
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with pg_store.transaction() as s:
+        s.add_all(
+            Mention(platform="x", external_id=f"e{i}", text="t", created_at=start + timedelta(minutes=i),
+                    fetched_at=start)
+            for i in range(400)
+        )  # fmt: skip
+    with pg_store.transaction() as s:
+        s.execute(text("ANALYZE mentions"))
+        assert s.execute(export_pg.HISTOGRAM, {"table": "mentions"}).scalar(), "no histogram"
+    monkeypatch.setattr(export_pg, "PARALLEL_MIN_ROWS", 1)
+    filters = MentionFilters(since=start + timedelta(minutes=100), until=start + timedelta(minutes=300))
+    with export_pg.snapshot_connections(pg_store.engine, 1) as (connection,):
+        parts = export_pg.estimated_split(connection, filters)
+        assert parts is not None and len(parts) == 2
+        assert parts[0].since == filters.since and parts[1].until == filters.until
+        assert parts[0].until == parts[1].since
+        counts = [connection.scalar(select(func.count()).select_from(Mention).where(*where(p))) for p in parts]
+    assert sum(counts) == 200 and min(counts) >= 60  # every row once; roughly halves
+    monkeypatch.setattr(export_pg, "PARALLEL_MIN_ROWS", 10**9)
+    with export_pg.snapshot_connections(pg_store.engine, 1) as (connection,):
+        assert export_pg.estimated_split(connection, filters) == [filters]  # small: one part
+
+
+def test_libpq_uri_keeps_password_and_options():
+    url = make_url("postgresql+psycopg://me:p%40ss%2Fw@db.example:6543/app?options=-csearch_path%3Dbench_1m")
+    uri = export_adbc.libpq_uri(url)
+    assert uri.startswith("postgresql://")
+    parsed = conninfo_to_dict(uri)
+    assert parsed["password"] == "p@ss/w" and parsed["options"] == "-csearch_path=bench_1m"
+    assert (parsed["host"], parsed["port"], parsed["dbname"], parsed["user"]) == ("db.example", "6543", "app", "me")
+
+
+@pytest.mark.parametrize(
+    "topics",
+    [["a", "b"], [], [""], ["", "a"], ['say "hi"', "back\\slash"], ["c\x1fd", "naïve, café", "日本"], ['", "'],
+     ["-minus", "plain"]],
+)  # fmt: skip
+def test_topics_from_jsonb_reads_every_name(topics):
+    printed = json.dumps(topics, ensure_ascii=False)  # PostgreSQL's jsonb output has the same form
+    got = topics_from_jsonb(pa.array([printed, None, "[]"]))
+    assert got.type == pa.list_(pa.string())
+    assert got.to_pylist() == [topics, None, []]
