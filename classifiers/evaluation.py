@@ -55,7 +55,13 @@ def urgency_report(classifier: Classifier, data_dir: Path, progress: Progress | 
     targets = [URGENCIES.index(r.label) for r in rows]
     predicted = [URGENCIES.index(s.urgency) for s in scores]
     report = evaluate(targets, predicted, URGENCIES)
-    return EvalResult("urgency_seed_heldout", report, {"critical_high_recall": urgent_recall(targets, predicted)})
+    extra = {"critical_high_recall": urgent_recall(targets, predicted)}
+    head, run = getattr(classifier, "urgency", None), getattr(classifier, "run", None)
+    if head is not None and run is not None and rows:  # the text model alone, without the rubric's phrase cues
+        probabilities = head.probabilities(run([r.text for r in rows]).urgency_features())
+        alone = [URGENCIES.index(head.decide(p)) for p in probabilities]
+        extra["model_only_critical_high_recall"] = urgent_recall(targets, alone)
+    return EvalResult("urgency_seed_heldout", report, extra)
 
 
 def reporting_sets(data_dir: Path) -> dict[str, datasets.Labelled]:

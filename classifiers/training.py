@@ -1,9 +1,11 @@
 """Reproducible training of the default sentiment network (``mentiondesk train``).
 
-Method: freeze the bottom layers of all-MiniLM-L6-v2, cache their outputs once for every training
-post, then fine-tune a copy of the top layers plus three heads (sentiment, and emotion and offensive
-as auxiliary signal) on the cached states. Caching makes each epoch cost only the tuned layers, which
-is what fits a 2-core CPU. Temperature scaling on the dev sets calibrates the sentiment head.
+Method: freeze the word embeddings (and ``6 - tuned_layers`` bottom layers) of all-MiniLM-L6-v2, cache
+their outputs once for every training post, then fine-tune a copy of the layers above plus three heads
+(sentiment, and emotion and offensive as auxiliary signal) on the cached states. The shipped model
+tunes all six layers for one epoch under bf16 autocast (about 20 minutes on 2 AMX cores), with
+SemEval and TweetEval examples class-balanced because their metric is macro-recall. Temperature
+scaling on the dev sets calibrates the sentiment head.
 """
 
 from __future__ import annotations
@@ -39,11 +41,11 @@ DEFAULT_WEIGHTS = WEIGHTS_DIR / "sentiment-minilm.safetensors"
 class TrainConfig:
     """Hyper-parameters; the defaults reproduce the shipped model."""
 
-    tuned_layers: int = 3
+    tuned_layers: int = 6
     max_length: int = 64
-    epochs: int = 3
+    epochs: int = 1
     batch_size: int = 32
-    layer_lr: float = 8e-5
+    layer_lr: float = 5e-5
     head_lr: float = 1e-3
     aux_weight: float = 0.5
     airline_weight: float = 1.0
@@ -52,8 +54,8 @@ class TrainConfig:
     offensive_sample: int = 4000
     seed: int = 13
     threads: int = 2
-    evals_per_epoch: int = 2
-    balance_general: float = 0.0
+    evals_per_epoch: int = 4
+    balance_general: float = 1.0
     """Class weights (n / (k * n_class)) ** this on SemEval + TweetEval: their metric is macro-recall."""
     bf16: bool | None = None
     """Train under bf16 autocast (None: where the CPU multiplies bf16 natively, see ``minilm.native_bf16``)."""

@@ -68,7 +68,10 @@ class UrgencyHead:
         """Write the head as safetensors with JSON metadata."""
         tensors = {"mean": self.mean, "scale": self.scale, "coef": self.coef, "intercept": self.intercept}
         save_file(
-            {k: v.astype(np.float32) for k, v in tensors.items()}, str(path), {"mentiondesk": json.dumps(self.meta)}
+            # C order: safetensors writes the raw buffer, and sklearn's coef_ can be Fortran-ordered.
+            {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()},
+            str(path),
+            {"mentiondesk": json.dumps(self.meta)},
         )
 
     @classmethod

@@ -274,3 +274,17 @@ def test_bias_search_helps_the_minority_class_without_hurting_either_dev_set():
     after = _scores(logits, targets, bias)
     assert bias[1] > 0 and score == pytest.approx(sum(after)) and sum(after) > sum(before)
     assert after[0] >= before[0] and after[1] >= before[1]
+
+
+def test_urgency_head_round_trips_fortran_ordered_weights(tmp_path):
+    """sklearn can hand back a Fortran-ordered coef_; the saved head must still score the same."""
+    from classifiers.urgency_model import UrgencyHead
+
+    rng = np.random.default_rng(3)
+    coef = np.asfortranarray(rng.normal(size=(4, 7)).astype(np.float32))
+    head = UrgencyHead(np.zeros(7, np.float32), np.ones(7, np.float32), coef, np.zeros(4, np.float32), {"x": 1})
+    head.save(tmp_path / "head.safetensors")
+    loaded = UrgencyHead.load(tmp_path / "head.safetensors")
+    features = rng.normal(size=(5, 7))
+    assert np.array_equal(loaded.coef, coef) and loaded.meta == {"x": 1}
+    assert np.allclose(loaded.probabilities(features), head.probabilities(features))

@@ -68,7 +68,7 @@ def _bar(label: str) -> Progress:
     default=None,
     help="Where to write the weights (default: the shipped classifiers/weights).",
 )
-@click.option("--epochs", type=click.IntRange(1, 20), default=3, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 20), default=None, help="Default: the shipped recipe's (1).")
 @click.option("--urgency-only", is_flag=True, help="Refit only the urgency head on the seed set.")
 @click.option(
     "--from-feedback",
@@ -79,7 +79,7 @@ def _bar(label: str) -> Progress:
     "compare before/after on held-out data, promote only if not worse.",
 )
 def train_command(
-    data_dir: Path, output_dir: Path | None, epochs: int, urgency_only: bool, feedback: Path | None
+    data_dir: Path, output_dir: Path | None, epochs: int | None, urgency_only: bool, feedback: Path | None
 ) -> None:
     """Reproduce the default model from the public data (sentiment network, then urgency head)."""
     import logging
@@ -99,7 +99,7 @@ def train_command(
             from classifiers.training import TrainConfig, train
 
             weights = out / "sentiment-minilm.safetensors"
-            best = train(data_dir, weights, TrainConfig(epochs=epochs))
+            best = train(data_dir, weights, TrainConfig(epochs=epochs) if epochs else TrainConfig())
             click.echo(f"sentiment: best dev {json.dumps(best.get('dev'), default=str)}")
             meta = calibrate_weights(weights, data_dir)
             click.echo(f"calibrated: logit bias {meta['logit_bias']}, temperature {meta['temperature']:.3f}")
