@@ -112,7 +112,7 @@ def estimated_split(connection: Connection, filters: MentionFilters,
                     parts: int = PARTS) -> list[MentionFilters] | None:  # fmt: skip
     """The filters cut at ``created_at`` quantiles taken from the planner's statistics, without reading a row.
 
-    :func:`console.services.export_pg.split` counts the matching rows and seeks to the median: ~1.6 s before the
+    :func:`split` counts the matching rows and seeks to the median: ~1.6 s before the
     export starts for a million mentions.  A cut only balances the parts (any cut gives every row once, in
     order), so the planner's row estimate and ``created_at`` histogram do here.  None when there is no
     histogram (never analysed) or too little of it in the filters' range: the caller counts instead.
