@@ -92,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except _known_errors() as exc:
         problems = getattr(exc, "problems", None)
-        click.echo(
-            f"mentiondesk: {exc}" if not problems else f"mentiondesk: {exc.source}: invalid config", err=True
-        )
+        click.echo(f"mentiondesk: {exc}" if not problems else f"mentiondesk: {exc.source}: invalid config", err=True)
         for line in problems or []:
             click.echo(f"  {line}", err=True)
         return 2

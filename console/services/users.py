@@ -36,9 +36,7 @@ def create_user(session: Session, username: str, password: str, role: Role, disp
         raise ValueError("passwords need at least 8 characters")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise UserExistsError(f"user {username!r} already exists")
-    user = User(
-        username=username, role=role, password_hash=hash_password(password), display_name=display_name
-    )
+    user = User(username=username, role=role, password_hash=hash_password(password), display_name=display_name)
     session.add(user)
     session.flush()
     return user

@@ -36,9 +36,7 @@ def local_time(at: datetime | None, zone: ZoneInfo) -> str:
     return at.astimezone(zone).strftime("%a %d %b %H:%M %Z")
 
 
-def sla_state(
-    due: datetime | None, now: datetime | None = None, at_risk: timedelta = timedelta(minutes=15)
-) -> str:
+def sla_state(due: datetime | None, now: datetime | None = None, at_risk: timedelta = timedelta(minutes=15)) -> str:
     """On time, at risk or breached — as a colour and in words."""
     if due is None:
         return "no SLA"
