@@ -7,6 +7,7 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -18,7 +19,7 @@ from console.services import export_adbc, export_pg
 from console.services.export import arrow_schema, export_mentions
 from console.services.export_columns import topics_from_jsonb
 from console.services.mention_query import COLUMNS, MentionFilters, where
-from storage.models import Mention
+from storage.models import Author, Brand, Mention, User
 from tests import dashboard_data as D
 from tests.test_export_pg import _fill
 
@@ -65,6 +66,9 @@ def test_adbc_file_equals_the_copy_path_across_the_cut(pg_store, tmp_path, monke
     seen: list[int] = []
     result = _parquet(pg_store, tmp_path / "adbc.parquet", chunk_rows=4, progress=seen.append)
     assert len(calls) == parts
+    # split: authors, brands and users joined in Arrow (tables never analysed count as small); else in the server
+    assert all(("authors.handle" in sql) == (parts == 1) for sql in calls)
+    assert all(("brands.name" in sql) == (parts == 1) for sql in calls)
     with caplog.at_level(logging.WARNING):
         _copy_path(pg_store, tmp_path / "copy.parquet", chunk_rows=4)
     assert "without ADBC" in caplog.text
@@ -74,6 +78,76 @@ def test_adbc_file_equals_the_copy_path_across_the_cut(pg_store, tmp_path, monke
     assert pq.ParquetFile(tmp_path / "adbc.parquet").metadata.num_row_groups == 4  # 4+4+4+3 across the cut
     keys = list(zip(adbc["created_at_utc"].to_pylist(), adbc["id"].to_pylist(), strict=True))
     assert keys == sorted(keys) and len(set(keys)) == 15
+    for key, value in (("author_id", "author_handle"), ("brand_id", "brand"), ("assignee_id", "assignee")):
+        assert adbc[key].is_null().equals(adbc[value].is_null()), value  # NULL key -> NULL, as the LEFT JOIN
+        assert 5 <= adbc[key].null_count < 15
+
+
+@pg
+def test_a_deleted_author_reads_as_the_server_join_does(pg_store, tmp_path, monkeypatch):
+    _fill(pg_store)
+    with pg_store.transaction() as s:  # the foreign key sets the mentions' author_id to NULL
+        s.execute(text("DELETE FROM authors WHERE id = (SELECT min(author_id) FROM mentions)"))
+    monkeypatch.setattr(export_pg, "PARALLEL_MIN_ROWS", 1)
+    _parquet(pg_store, tmp_path / "adbc.parquet", chunk_rows=4)
+    _copy_path(pg_store, tmp_path / "copy.parquet", chunk_rows=4)
+    adbc = pq.read_table(tmp_path / "adbc.parquet")
+    assert adbc.equals(pq.read_table(tmp_path / "copy.parquet")) and adbc["author_handle"].null_count > 5
+
+
+def test_lookup_takes_by_key_with_nulls_for_null_and_unknown_keys():
+    lookup = export_adbc.Lookup(0, np.array([2, 5, 9]), {3: pa.array(["b", None, "i"]), 4: pa.array([1, 2, 3])})
+    got = lookup.take(pa.array([9, None, 5, 7, 2, 10, 0], pa.int32()))
+    assert got[3].to_pylist() == ["i", None, None, None, "b", None, None]
+    assert got[4].to_pylist() == [3, None, 2, None, 1, None, None]
+    empty = export_adbc.Lookup(0, np.array([], dtype=np.int64), {1: pa.array([], pa.string())})
+    assert empty.take(pa.array([1, None], pa.int64()))[1].to_pylist() == [None, None]
+
+
+def test_read_lookup_sorts_by_id_and_types_the_columns():
+    class Cursor:
+        def execute(self, sql):
+            self.sql = sql
+
+        def fetch_arrow_table(self):
+            return pa.table({"id": pa.array([7, 3, 5], pa.int32()), "c0": ["g", "c", "e"],
+                             "c1": pa.array([70, 30, 50], pa.int32())})  # fmt: skip
+
+    columns = [c for c in COLUMNS if c.name in ("author_handle", "author_followers")]
+    schema = arrow_schema(COLUMNS)
+    indexes = [schema.get_field_index(c.name) for c in columns]
+    with pg_dialect_connection() as connection:
+        lookup = export_adbc.read_lookup(Cursor(), connection, Author, 0, COLUMNS, indexes, schema)
+    assert lookup.ids.tolist() == [3, 5, 7]
+    assert lookup.values[indexes[0]].to_pylist() == ["c", "e", "g"]
+    assert lookup.values[indexes[1]].type == pa.int64() and lookup.values[indexes[1]].to_pylist() == [30, 50, 70]
+
+
+def pg_dialect_connection():
+    """Something with a PostgreSQL ``dialect`` to compile the lookup query (no server needed)."""
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    from sqlalchemy.dialects import postgresql
+
+    return nullcontext(SimpleNamespace(dialect=postgresql.dialect()))
+
+
+def test_client_join_plan_keeps_export_order_and_adds_missing_keys():
+    schema = arrow_schema(COLUMNS)
+    plan = export_adbc.client_join_plan(COLUMNS, schema, [Author, Brand, User])
+    names = [c.name for c in plan.server]
+    assert not {"author_handle", "author_name", "author_followers", "author_verified", "brand", "assignee"} & set(names)
+    assert {"author_id", "brand_id", "assignee_id"} <= set(names) and plan.schema.names == names
+    assert [COLUMNS[i].name for i, at in enumerate(plan.placed) if at >= 0] == names
+    assert {t.__tablename__: [COLUMNS[i].name for i in filled] for t, _, filled in plan.lookups} == {
+        "authors": ["author_handle", "author_name", "author_followers", "author_verified"],
+        "brands": ["brand"], "users": ["assignee"]}  # fmt: skip
+    without_keys = [c for c in COLUMNS if c.name not in ("author_id", "brand_id")]
+    plan = export_adbc.client_join_plan(without_keys, arrow_schema(without_keys), [Author, Brand])
+    assert [c.name for c in plan.server][-2:] == ["_author_id", "_brand_id"]
+    assert plan.schema.field("_author_id").type == pa.int64()
+    assert export_adbc.client_join_plan(COLUMNS, schema, []).server == list(COLUMNS)
 
 
 @pg
@@ -97,6 +171,34 @@ def test_adbc_filters_match_the_copy_path(pg_store, tmp_path, monkeypatch):
         with pg_store.read() as s:
             assert adbc.num_rows == s.scalar(select(func.count()).select_from(Mention).where(*where(filters)))
     assert pq.read_table(tmp_path / "adbc1.parquet")["external_id"].to_pylist() == ["q"]
+
+
+@pg
+def test_a_failing_lookup_leaves_no_file(pg_store, tmp_path, monkeypatch):
+    _fill(pg_store)
+    monkeypatch.setattr(export_pg, "PARALLEL_MIN_ROWS", 1)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("lookup failed")
+
+    monkeypatch.setattr(export_adbc, "read_lookup", boom)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(RuntimeError, match="lookup failed"):
+        _parquet(pg_store, out / "m.parquet")
+    assert list(out.iterdir()) == []
+
+
+@pg
+def test_client_tables_are_those_not_much_bigger_than_the_export(pg_store):
+    _fill(pg_store)
+    with pg_store.transaction() as s:
+        s.execute(text("ANALYZE authors, brands, users"))
+    with export_pg.snapshot_connections(pg_store.engine, 1) as (connection,):
+        authors = connection.scalar(text("SELECT reltuples FROM pg_class WHERE oid = to_regclass('authors')"))
+        assert authors > 0
+        assert Author in export_adbc.client_tables(connection, authors / 2)
+        assert Author not in export_adbc.client_tables(connection, authors / 2 - 0.5)
 
 
 @pg
