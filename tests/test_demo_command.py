@@ -61,9 +61,13 @@ def test_demo_serves_the_console_on_a_seeded_live_store(tmp_path: Path) -> None:
         seeded = mentions()
         assert seeded >= 1_000
         wait_for(lambda: mentions() > seeded, 60, "the live demo source to add mentions")
-        with store.read() as s:
-            healthy = s.scalars(select(Source.name).where(Source.health == "healthy")).all()
-        assert {"demo-skyline", "demo-nimbus", "demo-parcelo"} <= set(healthy)
+
+        def healthy() -> set[str]:
+            with store.read() as s:
+                return set(s.scalars(select(Source.name).where(Source.health == "healthy")).all())
+
+        # The worker polls the sources one after another: the first may add mentions before the last is polled.
+        wait_for(lambda: {"demo-skyline", "demo-nimbus", "demo-parcelo"} <= healthy(), 60, "every demo source")
         store.dispose()
     finally:
         proc.terminate()

@@ -57,9 +57,14 @@ def _store_chunk(store: Store, records: list[ImportedMention], status: MentionSt
             total += ingest_batch(session, mentions, brand_id=brand_id)
             if status is not None and status is not MentionStatus.NEW:
                 ids = [m.external_id for m in mentions]
+                platforms = sorted({m.platform for m in mentions})  # with external_id: the unique index
                 session.execute(
                     update(MentionRow)
-                    .where(MentionRow.external_id.in_(ids), MentionRow.status == MentionStatus.NEW)
+                    .where(
+                        MentionRow.platform.in_(platforms),
+                        MentionRow.external_id.in_(ids),
+                        MentionRow.status == MentionStatus.NEW,
+                    )
                     .values(status=status)
                 )
     return total
