@@ -384,3 +384,39 @@ def test_the_worker_step_replies_through_the_source_that_fetched_the_mention(sql
     platforms: dict[str, Platform] = {}
     report = outbox_step(lambda lease: platforms.setdefault(lease.name, Platform()))(sqlite_store)
     assert len(report.sent) == 1 and list(platforms) == ["x-m"] and len(platforms["x-m"].posted) == 1
+
+
+# --- the demo ---------------------------------------------------------------------------------
+
+
+def test_a_reply_to_seeded_demo_history_goes_out_through_the_brands_demo_source(sqlite_store: Store) -> None:
+    """Seeded mentions carry platforms (mastodon, bluesky…) that have no source in the demo config; the demo
+    source of their brand fetched them, so the reply goes out through it instead of failing as unroutable."""
+    from console.config import load_config
+    from console.secrets import Secrets
+    from console.services.demo_seed import seed_demo
+    from console.worker.factory import ConnectorFactory
+    from console.worker.outbox_step import SourceConnectors
+    from storage.models import Brand
+
+    cfg = load_config()
+    seed_demo(sqlite_store, cfg, mentions=400, now=NOW)
+    with sqlite_store.read() as session:
+        rows = session.execute(
+            select(MentionRow.id, MentionRow.platform, Brand.name, Source.name, Source.platform)
+            .join(Brand, Brand.id == MentionRow.brand_id)
+            .outerjoin(Source, Source.id == MentionRow.source_id)
+            .where(MentionRow.replyable.is_(True), MentionRow.is_brand_post.is_(False))
+        ).all()
+        reply_count = session.scalar(select(func.count()).select_from(Reply))
+    own = {b.name for b in cfg.brands if any(s.kind == "demo" and s.brand == b.name for s in cfg.sources)}
+    ours = [r for r in rows if r[2] in own]
+    assert ours and all(r[3] is not None and r[4] == "demo" for r in ours), ours[:5]
+    mention_id = next(r[0] for r in ours if r[1] == "mastodon")
+    reply_id = queue(sqlite_store, mention_id, "So sorry about this. ^JK", key="demo-1")
+    factory = ConnectorFactory(secrets=Secrets(env={}), config=cfg, store=sqlite_store)
+    report = send_queued(sqlite_store, SourceConnectors(sqlite_store, factory), now=NOW)
+    assert report.sent == [reply_id], report
+    assert reply_row(sqlite_store, reply_id).state is ReplyState.SENT
+    with sqlite_store.read() as session:
+        assert session.scalar(select(func.count()).select_from(Reply)) == reply_count + 1
