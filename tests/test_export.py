@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from console.cli import main
 from console.notebook import mentions_frame
 from console.services import export as export_module
-from console.services import export_pg, export_sqlite
+from console.services import export_adbc, export_sqlite_adbc
 from console.services.export import export_mentions, neutralise
 from console.services.mention_query import COLUMNS, MentionFilters
 from tests import dashboard_data as D
@@ -135,8 +135,9 @@ def test_filters_and_progress(store, tmp_path):
 def test_failed_export_leaves_no_file(store, tmp_path, monkeypatch, fmt):
     D.build(store)
     module, name = export_module, "rechunk" if fmt == "parquet" else "iter_chunks"
-    if fmt == "csv":  # CSV comes from PostgreSQL's COPY, or from SQLite's cursor in a reader thread
-        module, name = (export_pg, "copy_rows") if store.url.startswith("postgresql") else (export_sqlite, "raw_chunks")
+    if fmt == "csv":  # CSV comes from the ADBC drivers' batches
+        pg = store.url.startswith("postgresql")
+        module, name = (export_adbc, "typed_batches") if pg else (export_sqlite_adbc, "raw_batches")
     real = getattr(module, name)
 
     def boom(*args, **kwargs):  # the first chunk is written, then the disk fills up

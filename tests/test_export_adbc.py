@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import threading
@@ -100,6 +101,9 @@ def test_lookup_takes_by_key_with_nulls_for_null_and_unknown_keys():
     got = lookup.take(pa.array([9, None, 5, 7, 2, 10, 0], pa.int32()))
     assert got[3].to_pylist() == ["i", None, None, None, "b", None, None]
     assert got[4].to_pylist() == [3, None, 2, None, 1, None, None]
+    dense = export_adbc.Lookup(0, np.array([4, 5, 6]), {3: pa.array(["d", "e", None])})  # no gaps: by position
+    got = dense.take(pa.array([6, None, 3, 4, 7, 5, -1], pa.int64()))
+    assert got[3].to_pylist() == [None, None, None, "d", None, "e", None]
     empty = export_adbc.Lookup(0, np.array([], dtype=np.int64), {1: pa.array([], pa.string())})
     assert empty.take(pa.array([1, None], pa.int64()))[1].to_pylist() == [None, None]
 
@@ -214,8 +218,50 @@ def test_falls_back_with_a_warning_when_adbc_cannot_connect(pg_store, tmp_path, 
     assert pq.read_table(tmp_path / "m.parquet").equals(pq.read_table(tmp_path / "copy.parquet"))
 
 
+def _csv_rows(path):
+    """Rows as a spreadsheet reads them: floats parsed (PostgreSQL and Arrow may print them differently)."""
+    floats = ("p_negative", "p_neutral", "p_positive", "urgency_score")
+    with path.open(encoding="utf-8", newline="") as f:
+        return [{k: (float(v) if k in floats and v else v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
 @pg
-@pytest.mark.parametrize("thread", ["export-reader", "export-part"])
+@pytest.mark.parametrize("parts", [2, 1])
+def test_adbc_csv_reads_as_the_copy_csv(pg_store, tmp_path, monkeypatch, parts):
+    _fill(pg_store)
+    with pg_store.transaction() as s:  # cells that need quoting, neutralising, or are empty rather than NULL
+        for i, body in enumerate(['say "hi", then\nleave', "=cmd", "", "a\rb", "x,y", "naïve ☕"]):
+            s.add(Mention(platform="x", external_id=f"odd{i}", text=body, url="" if i else None,
+                          created_at=datetime(2026, 11, 3, 2, 0, i, 120 * i, tzinfo=UTC),
+                          fetched_at=datetime(2026, 11, 3, 2, 0, tzinfo=UTC)))  # fmt: skip
+    monkeypatch.setattr(export_pg, "PARALLEL_MIN_ROWS", 1 if parts == 2 else 10**9)
+    calls = _adbc_calls(monkeypatch)
+    with pg_store.read() as session:
+        ours = export_mentions(session, MentionFilters(), "csv", tmp_path / "adbc.csv", chunk_rows=4)
+    assert len(calls) == parts and ours.rows == 21
+    with pytest.MonkeyPatch.context() as m, pg_store.read() as session:
+        _without_adbc(m)
+        export_mentions(session, MentionFilters(), "csv", tmp_path / "copy.csv")
+    assert _csv_rows(tmp_path / "adbc.csv") == _csv_rows(tmp_path / "copy.csv")
+    rows = {r["external_id"]: r for r in _csv_rows(tmp_path / "adbc.csv")}
+    assert rows["odd0"]["text"] == 'say "hi", then\nleave' and rows["odd1"]["text"] == "'=cmd"
+    assert rows["odd1"]["created_at_utc"] == "2026-11-03T02:00:01.000120Z"
+    assert rows["odd0"]["created_at_utc"] == "2026-11-03T02:00:00Z"
+    assert (tmp_path / "adbc.csv").read_bytes().count(b"\r\n") >= 22  # Python csv's CRLF, header included
+
+
+@pg
+def test_csv_falls_back_to_copy_with_a_warning(pg_store, tmp_path, monkeypatch, caplog):
+    _fill(pg_store)
+    monkeypatch.setattr(export_adbc, "libpq_uri", lambda url: "postgresql://nobody@127.0.0.1:1/none")
+    with caplog.at_level(logging.WARNING), pg_store.read() as session:
+        result = export_mentions(session, MentionFilters(), "csv", tmp_path / "m.csv")
+    assert "CSV export without ADBC" in caplog.text and result.rows == 15
+    assert b"\r\n" not in (tmp_path / "m.csv").read_bytes()  # PostgreSQL's own COPY lines
+
+
+@pg
+@pytest.mark.parametrize("thread", ["export-turn-0", "export-turn-1"])
 def test_a_failing_part_leaves_no_file(pg_store, tmp_path, monkeypatch, thread):
     _fill(pg_store)
     monkeypatch.setattr(export_pg, "PARALLEL_MIN_ROWS", 1)
@@ -231,7 +277,7 @@ def test_a_failing_part_leaves_no_file(pg_store, tmp_path, monkeypatch, thread):
     out.mkdir()
     with pytest.raises(RuntimeError, match="decoding failed"):
         _parquet(pg_store, out / "m.parquet")
-    assert list(out.iterdir()) == []  # neither the partial file nor a spooled part
+    assert list(out.iterdir()) == []  # no partial file
     monkeypatch.setattr(export_adbc, "topics_from_jsonb", real)
     assert _parquet(pg_store, out / "again.parquet").rows == 15  # nothing left holding the store
 
@@ -257,6 +303,14 @@ def test_estimated_split_cuts_from_statistics(pg_store, monkeypatch):
         assert parts[0].until == parts[1].since
         counts = [connection.scalar(select(func.count()).select_from(Mention).where(*where(p))) for p in parts]
     assert sum(counts) == 200 and min(counts) >= 60  # every row once; roughly halves
+    with export_pg.snapshot_connections(pg_store.engine, 1) as (connection,):
+        small = export_pg.estimated_split(connection, filters, part_rows=25)
+        assert small is not None and 6 <= len(small) <= 10  # ~200 rows / 25, two histogram buckets a part at least
+        assert all(a.until == b.since for a, b in zip(small, small[1:], strict=False))
+        counts = [connection.scalar(select(func.count()).select_from(Mention).where(*where(p))) for p in small]
+        assert sum(counts) == 200 and max(counts) <= 60
+        tiny = export_pg.estimated_split(connection, filters, part_rows=1)
+        assert tiny is not None and len(tiny) <= 50  # never thinner than two of the histogram's 100 buckets
     monkeypatch.setattr(export_pg, "PARALLEL_MIN_ROWS", 10**9)
     with export_pg.snapshot_connections(pg_store.engine, 1) as (connection,):
         assert export_pg.estimated_split(connection, filters) == [filters]  # small: one part

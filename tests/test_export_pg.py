@@ -36,6 +36,10 @@ def _export(store, fmt, path, filters=MentionFilters(), parts=True, monkeypatch=
         return export_mentions(session, filters, fmt, path, **kw)
 
 
+def _no_adbc():
+    raise export_adbc.Unavailable("adbc-driver-postgresql is not installed (test)")
+
+
 def _csv(path):
     with path.open(encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
@@ -90,14 +94,17 @@ def test_parts_read_one_snapshot(pg_store):
     assert counts == [15, 15]
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "copy-csv"])
 def test_failed_background_part_leaves_no_file(pg_store, tmp_path, monkeypatch, fmt):
     _fill(pg_store)
-    module, name = (export_pg, "copy_rows") if fmt == "csv" else (export_adbc, "typed_batches")
+    module, name = (export_adbc, "typed_batches")
+    if fmt == "copy-csv":  # the CSV path without ADBC
+        monkeypatch.setattr(export_adbc, "_dbapi", _no_adbc)
+        module, name, fmt = export_pg, "copy_rows", "csv"
     real = getattr(module, name)
 
     def boom(*args, **kwargs):
-        if threading.current_thread().name == "export-part":  # the second part's thread
+        if threading.current_thread().name in ("export-part", "export-turn-1"):  # the second part's thread
             raise RuntimeError("connection lost")
         yield from real(*args, **kwargs)
 

@@ -28,7 +28,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from console.services import export_adbc, export_pg, export_sqlite
+from console.services import export_adbc, export_pg, export_sqlite, export_sqlite_adbc
 from console.services.export_columns import (
     arrow_batch_from,
     arrow_columns,
@@ -328,11 +328,20 @@ def _fast_csv(
     session: Session, filters: MentionFilters, columns: Sequence[Column], path: Path, chunk_rows: int,
     progress: ProgressFn,
 ) -> int:  # fmt: skip
-    """CSV from cells the database already rendered: PostgreSQL's ``COPY`` straight to the file, or ``csv.writer``."""
+    """CSV rendered in Arrow from ADBC's batches; without ADBC, PostgreSQL's ``COPY`` or SQLite rows in ``csv``."""
     cells = csv_columns(session, columns)
     if is_postgres(session):
-        header = (",".join(c.name for c in columns) + "\n").encode()  # plain identifiers: nothing to quote
-        return export_pg.write_csv(session, filters, cells, header, path, chunk_rows, progress)
+        chunks = export_adbc.csv_chunks(session, filters, columns, arrow_schema(columns), chunk_rows)
+        try:
+            head = next(chunks, _END)  # ADBC connects (or fails to) before its first chunk
+        except export_adbc.Unavailable as exc:
+            log.warning("PostgreSQL CSV export without ADBC (slower): %s", exc)
+            header = (",".join(c.name for c in columns) + "\n").encode()  # plain identifiers: nothing to quote
+            return export_pg.write_csv(session, filters, cells, header, path, chunk_rows, progress)
+        return _write_lines(_primed(head, chunks), columns, path, progress)
+    if (db := export_sqlite_adbc.database_file(session)) is not None:
+        rendered = _rendered(columns, arrow_columns(session, columns))
+        return export_sqlite_adbc.write_csv(session, db, filters, rendered, columns, path, chunk_rows, progress)
     rows = 0
     rendered = _rendered(columns, cells)
     chunks = export_sqlite.read_ahead(lambda: export_sqlite.raw_chunks(session, filters, rendered, chunk_rows))
@@ -350,6 +359,23 @@ def _fast_csv(
     return rows
 
 
+def _write_lines(chunks: Generator[tuple[memoryview, int], None, None], columns: Sequence[Column], path: Path,
+                 progress: ProgressFn) -> int:  # fmt: skip
+    """The header (CRLF, as the lines) and each chunk of lines, as they come."""
+    rows = 0
+    try:
+        with path.open("wb") as file:
+            file.write((",".join(c.name for c in columns) + "\r\n").encode())
+            for lines, count in chunks:
+                file.write(lines)
+                rows += count
+                if progress:
+                    progress(count)
+    finally:
+        chunks.close()
+    return rows
+
+
 def _fast_parquet(
     session: Session, filters: MentionFilters, columns: Sequence[Column], path: Path, chunk_rows: int,
     progress: ProgressFn,
@@ -361,6 +387,9 @@ def _fast_parquet(
     schema = arrow_schema(columns)
     if is_postgres(session):
         batches = _pg_batches(session, filters, columns, schema, path)
+    elif (db := export_sqlite_adbc.database_file(session)) is not None:
+        rendered = _rendered(columns, arrow_columns(session, columns))
+        batches = export_sqlite_adbc.parquet_batches(session, db, filters, rendered, columns, schema, path, chunk_rows)
     else:
         cells = arrow_columns(session, columns)
         batches = _sqlite_batches(session, filters, _rendered(columns, cells), columns, schema, chunk_rows)

@@ -108,14 +108,15 @@ def literal_sql(connection: Connection, cells: Sequence[Any], filters: MentionFi
     return psycopg.ClientCursor(driver(connection)).mogrify(compiled.string, compiled.construct_params())
 
 
-def estimated_split(connection: Connection, filters: MentionFilters,
-                    parts: int = PARTS) -> list[MentionFilters] | None:  # fmt: skip
+def estimated_split(connection: Connection, filters: MentionFilters, parts: int = PARTS,
+                    part_rows: int | None = None) -> list[MentionFilters] | None:  # fmt: skip
     """The filters cut at ``created_at`` quantiles taken from the planner's statistics, without reading a row.
 
     :func:`split` counts the matching rows and seeks to the median: ~1.6 s before the
     export starts for a million mentions.  A cut only balances the parts (any cut gives every row once, in
     order), so the planner's row estimate and ``created_at`` histogram do here.  None when there is no
     histogram (never analysed) or too little of it in the filters' range: the caller counts instead.
+    With ``part_rows``, cut into about that many rows a part (at least ``parts`` parts).
     """
     sql = literal_sql(connection, [Mention.id], filters)
     plan = driver(connection).execute(f"EXPLAIN (FORMAT JSON) {sql}").fetchone()[0]
@@ -126,6 +127,8 @@ def estimated_split(connection: Connection, filters: MentionFilters,
               (filters.until is None or b < filters.until)]  # fmt: skip
     if len(inside) < 2 * parts:
         return None
+    if part_rows:  # as many parts as make ``part_rows`` each, while every part keeps two histogram buckets
+        parts = max(parts, min(int(plan[0]["Plan"]["Plan Rows"]) // part_rows, len(inside) // 2))
     cuts = [filters.since, *(inside[len(inside) * k // parts] for k in range(1, parts)), filters.until]
     return [dataclasses.replace(filters, since=lo, until=hi) for lo, hi in zip(cuts, cuts[1:], strict=False)]
 

@@ -152,7 +152,7 @@ def _has_topic(topics: Sequence[str]) -> Any:
     patterns = [f'%"{escape_like(t)}"%' for t in topics]
     return exists().where(
         tagged.mention_id == Mention.id,
-        tagged.is_current.is_(True),
+        tagged.is_current,  # bare, as in base_query: the partial unique index applies
         or_(*[cast(tagged.topics, String).like(p, escape="\\") for p in patterns]),
     )
 
@@ -165,7 +165,8 @@ def base_query(columns: Sequence[Column], filters: MentionFilters) -> Select[Any
         .outerjoin(Brand, Brand.id == Mention.brand_id)
         .outerjoin(Author, Author.id == Mention.author_id)
         .outerjoin(User, User.id == Mention.assignee_id)
-        .outerjoin(_Current, and_(_Current.mention_id == Mention.id, _Current.is_current.is_(True)))
+        # A bare is_current, not "IS true", matches the partial unique index on (mention_id) WHERE is_current.
+        .outerjoin(_Current, and_(_Current.mention_id == Mention.id, _Current.is_current))
         .where(*where(filters))
         .order_by(Mention.created_at, Mention.id)
     )

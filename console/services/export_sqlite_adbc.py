@@ -1,0 +1,209 @@
+"""SQLite exports through Apache Arrow's ADBC SQLite driver: rows decoded into Arrow in C, two parts at once.
+
+Python's ``sqlite3`` makes a Python object of every cell, and a million mentions have 49 million:
+that, not SQLite, was most of a big export's time.  The ADBC driver steps through the query and
+appends each value to Arrow builders in C, so no cell becomes a Python object; what is left is
+converted and written column by column in Arrow's C++ (Parquet) or rendered in Arrow and written as
+one buffer per batch (CSV, :func:`csv_lines`).
+
+A big export runs as two ``created_at`` ranges (the cut of :func:`console.services.export_pg.split`),
+each on its own connection in its own thread: the driver releases the GIL while it steps, so both
+cores work.  Both connections read one state of the store: a fence connection holds SQLite's write
+lock (``BEGIN IMMEDIATE``; writers wait on their busy timeout, a few milliseconds) while each part
+begins its read transaction, so no commit can fall between them.
+
+The driver infers each column's Arrow type from the first batch, and a column that is NULL all
+through it would become int64 and fail at the first text value.  So every query starts with one
+typed sentinel row (``UNION ALL``; SQLite runs the branches in order and keeps the subquery's
+order), which is dropped from the first batch.
+
+Only a file store whose session holds no uncommitted writes takes this path (ADBC's own connections
+cannot see them); the caller falls back to ``sqlite3`` otherwise, or when the driver is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+from sqlalchemy import literal, select, union_all
+from sqlalchemy.orm import Session
+
+from console.services import export_csv, export_pg, export_sqlite
+from console.services.export_columns import finish
+from console.services.mention_query import Column, MentionFilters, base_query
+from storage.db import SQLITE_BUSY_TIMEOUT_MS
+
+_MISSING = ""
+try:
+    import adbc_driver_sqlite.dbapi
+
+    _DBAPI: Any = adbc_driver_sqlite.dbapi
+except ImportError as exc:  # the sqlite3 path is used instead
+    _DBAPI, _MISSING = None, str(exc)
+
+SENTINEL: dict[str, Any] = {"int": 0, "bool": 0, "float": 0.5}
+"""The sentinel row's value by column kind; text for every other kind (times and topics are read as text)."""
+
+
+def database_file(session: Session) -> Path | None:
+    """The store's file when ADBC can read what the session sees: a file, no uncommitted writes, driver installed."""
+    if _DBAPI is None:
+        return None
+    connection = session.connection()
+    name = connection.engine.url.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    if getattr(connection.connection.driver_connection, "in_transaction", True):  # writes only it can see
+        return None
+    path = Path(name)
+    return path if path.is_file() else None
+
+
+def typed_sql(session: Session, rendered: Sequence[Column], filters: MentionFilters) -> str:
+    """The export query behind one typed sentinel row, with its parameters quoted in by SQLAlchemy."""
+    sentinel = select(*[literal(SENTINEL.get(c.kind, "")).label(c.name) for c in rendered])
+    query = union_all(sentinel, select(base_query(rendered, filters).subquery()))
+    dialect = session.get_bind().dialect
+    return str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+@contextmanager
+def snapshot_cursors(path: Path, count: int, batch_rows: int) -> Iterator[list[Any]]:
+    """``count`` ADBC cursors, each in a read transaction begun while no writer could commit.
+
+    ``batch_rows``: rows per Arrow batch (the driver's default, 1,024, means more Python calls per row).
+    """
+    with ExitStack() as stack:
+        fence = None
+        if count > 1:
+            fence = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            stack.callback(fence.close)
+            fence.execute("BEGIN IMMEDIATE")  # holds the write lock until every part has begun reading
+        cursors = []
+        for _ in range(count):
+            connection = _DBAPI.connect(str(path), autocommit=True)  # transactions begun explicitly below
+            stack.callback(connection.close)
+            cursor = connection.cursor()
+            stack.callback(cursor.close)
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.fetchall()
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT count(*) FROM sqlite_master")  # the read transaction starts at a read
+            cursor.fetchall()
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+            cursors.append(cursor)
+        if fence is not None:
+            fence.execute("ROLLBACK")
+        yield cursors
+
+
+def raw_batches(cursor: Any, sql: str) -> Generator[pa.RecordBatch, None, None]:
+    """The query's batches as the driver types them, the sentinel row dropped."""
+    cursor.execute(sql)
+    reader = cursor.fetch_record_batch()
+    try:
+        first = True
+        for batch in reader:
+            if first:
+                batch, first = batch.slice(1), False
+            if batch.num_rows:
+                yield batch
+    finally:
+        reader.close()
+
+
+def typed(batch: pa.RecordBatch, columns: Sequence[Column], schema: pa.Schema) -> pa.RecordBatch:
+    """A driver batch of :func:`~console.services.export_columns.arrow_columns` cells as a batch of ``schema``."""
+    arrays = []
+    for array, column, field in zip(batch.columns, columns, schema, strict=True):
+        if column.kind in ("time", "list"):
+            arrays.append(finish(array.cast(pa.string()), column, field.type))
+        elif column.kind == "bool":
+            arrays.append(array.cast(pa.bool_()))
+        else:
+            arrays.append(array.cast(field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def cancel_of(cursor: Any) -> Callable[[], None]:
+    """Interrupt the cursor's query from another thread (a driver that cannot just lets it finish)."""
+
+    def cancel() -> None:
+        with contextlib.suppress(Exception):
+            cursor.adbc_cancel()
+
+    return cancel
+
+
+@contextmanager
+def _prepared(session: Session, path: Path, filters: MentionFilters, rendered: Sequence[Column],
+              batch_rows: int) -> Iterator[list[tuple[Any, str]]]:  # fmt: skip
+    """(cursor, SQL) per part, the cursors on one snapshot."""
+    parts = export_pg.split(session.connection(), filters)
+    sqls = [typed_sql(session, rendered, part) for part in parts]
+    with snapshot_cursors(path, len(parts), batch_rows) as cursors:
+        yield list(zip(cursors, sqls, strict=True))
+
+
+def parquet_batches(
+    session: Session, path: Path, filters: MentionFilters, rendered: Sequence[Column], columns: Sequence[Column],
+    schema: pa.Schema, out: Path, batch_rows: int,
+) -> Generator[pa.RecordBatch, None, None]:  # fmt: skip
+    """Typed batches in export order: the first part through a reader thread while the others spool beside ``out``."""
+    with _prepared(session, path, filters, rendered, batch_rows) as parts:
+
+        def batches(i: int) -> Iterator[pa.RecordBatch]:
+            cursor, sql = parts[i]
+            return (typed(batch, columns, schema) for batch in raw_batches(cursor, sql))
+
+        with export_pg.part_files(out, len(parts)) as rest:
+            jobs = [export_pg.Background(partial(export_pg.spool, batches(i), spool, schema), cancel_of(parts[i][0]))
+                    for i, spool in enumerate(rest, 1)]  # fmt: skip
+            try:
+                yield from export_sqlite.read_ahead(partial(batches, 0))
+                for job, spool in zip(jobs, rest, strict=True):
+                    job.wait(None)
+                    yield from export_pg.spooled(spool)
+            finally:
+                for job in jobs:
+                    job.stop()
+
+
+def write_csv(
+    session: Session, path: Path, filters: MentionFilters, rendered: Sequence[Column], columns: Sequence[Column],
+    out: Path, batch_rows: int, progress: export_pg.ProgressFn,
+) -> int:  # fmt: skip
+    """CSV in parts, each rendered by :func:`~console.services.export_csv.csv_lines`; later parts appended in order."""
+    header = (",".join(c.name for c in columns) + "\r\n").encode()
+    with (_prepared(session, path, filters, rendered, batch_rows) as parts,
+          export_pg.part_files(out, len(parts)) as rest, out.open("wb") as file):  # fmt: skip
+        file.write(header)
+
+        def part(i: int, target: BinaryIO) -> export_pg.Work:
+            return partial(write_lines, *parts[i], columns, target)
+
+        with ExitStack() as stack:
+            targets = [stack.enter_context(p.open("wb")) for p in rest]
+            others = [(part(i, t), cancel_of(parts[i][0])) for i, t in enumerate(targets, 1)]
+            rows = export_pg.run_parts(part(0, file), others, progress)
+        for part_path in rest:
+            export_pg.append(file, part_path)
+    return rows
+
+
+def write_lines(cursor: Any, sql: str, columns: Sequence[Column], file: BinaryIO,
+                report: Callable[[int], None]) -> int:  # fmt: skip
+    """One part's rows as CSV lines into ``file``; ``report`` gets the rows per batch."""
+    rows = 0
+    for batch in raw_batches(cursor, sql):
+        file.write(export_csv.csv_lines(batch, columns))
+        rows += batch.num_rows
+        report(batch.num_rows)
+    return rows
