@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -335,3 +336,95 @@ def test_topics_from_jsonb_reads_every_name(topics):
     got = topics_from_jsonb(pa.array([printed, None, "[]"]))
     assert got.type == pa.list_(pa.string())
     assert got.to_pylist() == [topics, None, []]
+
+
+# --- through the local Unix socket -------------------------------------------------------------
+
+
+def test_a_loopback_uri_goes_through_the_servers_unix_socket(tmp_path, monkeypatch):
+    (tmp_path / ".s.PGSQL.6543").touch()
+    monkeypatch.setattr(export_adbc, "SOCKET_DIRS", ("/nonexistent-dir", str(tmp_path)))
+    local = export_adbc.local_socket_uri("postgresql://me:p%40ss@127.0.0.1:6543/app?options=-csearch_path%3Dx")
+    assert local is not None
+    parsed = conninfo_to_dict(local)
+    assert (parsed["host"], parsed["port"], parsed["dbname"], parsed["user"]) == (str(tmp_path), "6543", "app", "me")
+    assert parsed["password"] == "p@ss" and parsed["options"] == "-csearch_path=x"
+    assert conninfo_to_dict(export_adbc.local_socket_uri("postgresql://me@localhost:6543/app") or "")["host"] == str(
+        tmp_path
+    )
+    for elsewhere in (
+        "postgresql://me@db.example:6543/app",  # another machine
+        "postgresql://me@127.0.0.1:5999/app",  # no socket for that port
+        "postgresql://me@127.0.0.1:6543/app?hostaddr=127.0.0.1",  # pinned to an address
+        "postgresql://me@/app?host=/var/run/postgresql",  # already a socket
+    ):
+        assert export_adbc.local_socket_uri(elsewhere) is None, elsewhere
+
+
+def _socket_dir() -> str | None:
+    return next((d for d in export_adbc.SOCKET_DIRS if any(Path(d).glob(".s.PGSQL.*"))), None)
+
+
+def _connected(monkeypatch) -> list[str]:
+    uris: list[str] = []
+    real = export_adbc.snapshot_cursors
+
+    def spy(uri, *args, **kw):
+        uris.append(uri)
+        return real(uri, *args, **kw)
+
+    monkeypatch.setattr(export_adbc, "snapshot_cursors", spy)
+    return uris
+
+
+@pg
+def test_a_big_export_reads_through_the_local_socket_and_writes_the_same_file(pg_store, tmp_path, monkeypatch):
+    if _socket_dir() is None or pg_store.engine.url.host not in export_adbc.LOOPBACK:
+        pytest.skip("PostgreSQL is not on this machine's loopback with a Unix socket")
+    _fill(pg_store)
+    monkeypatch.setattr(export_pg, "PARALLEL_MIN_ROWS", 1)
+    uris = _connected(monkeypatch)
+    _parquet(pg_store, tmp_path / "socket.parquet", chunk_rows=4)
+    assert len(uris) == 1 and conninfo_to_dict(uris[0])["host"].startswith("/")
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(export_adbc, "SOCKET_DIRS", ())
+        _parquet(pg_store, tmp_path / "tcp.parquet", chunk_rows=4)
+    assert uris[1] == export_adbc.libpq_uri(pg_store.engine.url)
+    assert pq.read_table(tmp_path / "socket.parquet").equals(pq.read_table(tmp_path / "tcp.parquet"))
+
+
+@pg
+def test_a_socket_that_is_not_the_server_falls_back_to_tcp(pg_store, tmp_path, monkeypatch, caplog):
+    import socket
+
+    _fill(pg_store)
+    monkeypatch.setattr(export_pg, "PARALLEL_MIN_ROWS", 1)
+    port = pg_store.engine.url.port or 5432
+    fake = tmp_path / f".s.PGSQL.{port}"
+    with socket.socket(socket.AF_UNIX) as listener:  # accepts and says nothing: not a PostgreSQL server
+        listener.bind(str(fake))
+        listener.listen()
+        monkeypatch.setattr(export_adbc, "SOCKET_DIRS", (str(tmp_path),))
+        monkeypatch.setattr(export_adbc, "LOOPBACK", frozenset({pg_store.engine.url.host}))
+        monkeypatch.setenv("PGCONNECT_TIMEOUT", "2")
+        uris = _connected(monkeypatch)
+        with caplog.at_level(logging.INFO):
+            result = _parquet(pg_store, tmp_path / "m.parquet")
+    assert result.rows == 15 and len(uris) == 2
+    assert "not through the local socket" in caplog.text and "without ADBC" not in caplog.text
+
+
+@pg
+def test_a_connection_to_another_server_is_refused(pg_store):
+    _fill(pg_store)
+    with export_pg.snapshot_connections(pg_store.engine, 1) as (first,):
+        snapshot = str(first.scalar(text("SELECT pg_export_snapshot()")))
+        server = str(first.scalar(text(export_adbc.SERVER_ID)))
+        uri = export_adbc.libpq_uri(pg_store.engine.url)
+        with export_adbc.snapshot_cursors(uri, snapshot, 1, server) as (cursor,):  # the same server: accepted
+            assert export_adbc._scalar(cursor, "SELECT 1") == 1
+        with (
+            pytest.raises(export_adbc.Unavailable, match="another server"),
+            export_adbc.snapshot_cursors(uri, snapshot, 1, "2001-01-01 00:00:00+00 elsewhere"),
+        ):
+            pass

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -34,6 +35,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy import URL, Boolean, ColumnElement, Connection, Engine, String, Text, cast, select, text, type_coerce
 from sqlalchemy.orm import Session
 
@@ -103,11 +105,45 @@ def typed_columns(columns: Sequence[Column]) -> list[ColumnElement[Any]]:
     return [c.label(f"c{i}") for i, c in enumerate(out)]
 
 
+SOCKET_DIRS = ("/var/run/postgresql", "/run/postgresql", "/tmp")  # noqa: S108 - where servers put their socket
+"""Where a PostgreSQL server on this machine keeps its Unix socket (Debian's, then upstream's default)."""
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def local_socket_uri(uri: str) -> str | None:
+    """``uri`` through the server's Unix socket when it names this machine by a loopback address, else None.
+
+    The export's rows (~450 MB per million mentions) then skip the loopback TCP stack: over the socket the
+    1M Parquet export took 0.5-0.9 s less than over TCP in each of four alternating pairs (busy CPU 1-1.8 s
+    less).  The caller checks that the socket leads to the same server, and falls back to ``uri``.
+    """
+    try:
+        params = conninfo_to_dict(uri)
+    except Exception:  # noqa: BLE001 - not something to rewrite
+        return None
+    if params.get("host") not in LOOPBACK or params.get("hostaddr") or "," in str(params.get("port", "")):
+        return None
+    port = str(params.get("port") or 5432)
+    found = next((d for d in SOCKET_DIRS if os.path.exists(os.path.join(d, f".s.PGSQL.{port}"))), None)
+    return None if found is None else make_conninfo(**{**params, "host": found, "port": port})
+
+
+def _scalar(cursor: Any, sql: str) -> Any:
+    cursor.execute(sql)
+    row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+SERVER_ID = "SELECT pg_postmaster_start_time()::text || ' ' || current_database()"
+"""Tells two connections' servers apart (started at the same microsecond, and the same database)."""
+
+
 @contextmanager
-def snapshot_cursors(uri: str, snapshot: str, count: int) -> Iterator[list[Any]]:
+def snapshot_cursors(uri: str, snapshot: str, count: int, server: str | None = None) -> Iterator[list[Any]]:
     """``count`` ADBC cursors, each on its own connection in a read-only transaction on ``snapshot``.
 
-    Raises :class:`Unavailable` when a connection cannot be made.
+    With ``server`` (:data:`SERVER_ID` as the snapshot's connection reads it), a connection that reaches another
+    server is refused.  Raises :class:`Unavailable` when a connection cannot be made or is refused.
     """
     dbapi = _dbapi()
     with ExitStack() as stack:
@@ -120,11 +156,33 @@ def snapshot_cursors(uri: str, snapshot: str, count: int) -> Iterator[list[Any]]
             stack.callback(connection.close)
             cursor = connection.cursor()
             stack.callback(cursor.close)
+            if server is not None and (reached := _scalar(cursor, SERVER_ID)) != server:
+                raise Unavailable(f"ADBC reached another server ({reached!r}, not {server!r})")
             cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # the server's own id
             for setting in SETTINGS:
                 cursor.execute(setting)
             cursors.append(cursor)
+        yield cursors
+
+
+@contextmanager
+def bulk_cursors(connection: Connection, uri: str, snapshot: str, count: int) -> Iterator[list[Any]]:
+    """:func:`snapshot_cursors` through the local Unix socket when there is one to the same server, else ``uri``."""
+    local = local_socket_uri(uri)
+    if local is not None:
+        server = str(connection.scalar(text(SERVER_ID)))
+        try:
+            with ExitStack() as stack:
+                cursors = stack.enter_context(snapshot_cursors(local, snapshot, count, server))
+                opened = stack.pop_all()
+        except Unavailable as exc:
+            log.info("export: not through the local socket (%s); over %s instead", exc, "TCP")
+        else:
+            with opened:
+                yield cursors
+            return
+    with snapshot_cursors(uri, snapshot, count) as cursors:
         yield cursors
 
 
@@ -329,7 +387,7 @@ def _in_turns(session: Session, filters: MentionFilters, columns: Sequence[Colum
         sqls = [export_pg.literal_sql(first, cells, part) for part in parts]
         workers = min(WORKERS, len(parts))
         lookup_cursors = 1 if plan.lookups else 0  # its own connection: read while the parts' queries start
-        with (snapshot_cursors(libpq_uri(engine.url), snapshot, workers + lookup_cursors) as cursors,
+        with (bulk_cursors(first, libpq_uri(engine.url), snapshot, workers + lookup_cursors) as cursors,
               ThreadPoolExecutor(1, thread_name_prefix="export-lookups") as pool):  # fmt: skip
             read = pool.submit(lambda: [read_lookup(cursors[-1], first, table, key, columns, filled, schema)
                                         for table, key, filled in plan.lookups])  # fmt: skip
