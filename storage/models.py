@@ -177,6 +177,7 @@ class Mention(Base):
         Index("ix_mentions_author_created", "author_id", "created_at"),
         Index("ix_mentions_assignee_status", "assignee_id", "status"),
         Index("ix_mentions_updated", "updated_at"),
+        Index("ix_mentions_created_id", "created_at", "id"),  # the export order: no sort of ties by id
         Index(
             "ix_mentions_pending_due",
             "sla_due_at",
@@ -194,7 +195,7 @@ class Mention(Base):
     text: Mapped[str] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(12))
     url: Mapped[str | None] = mapped_column(String(512))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     conversation_id: Mapped[str | None] = mapped_column(String(128))
     in_reply_to_external_id: Mapped[str | None] = mapped_column(String(128))
