@@ -97,11 +97,14 @@ def test_a_deleted_author_reads_as_the_server_join_does(pg_store, tmp_path, monk
     assert adbc.equals(pq.read_table(tmp_path / "copy.parquet")) and adbc["author_handle"].null_count > 5
 
 
-def test_lookup_takes_by_key_with_nulls_for_null_and_unknown_keys():
-    lookup = export_adbc.Lookup(0, np.array([2, 5, 9]), {3: pa.array(["b", None, "i"]), 4: pa.array([1, 2, 3])})
-    got = lookup.take(pa.array([9, None, 5, 7, 2, 10, 0], pa.int32()))
-    assert got[3].to_pylist() == ["i", None, None, None, "b", None, None]
-    assert got[4].to_pylist() == [3, None, 2, None, 1, None, None]
+@pytest.mark.parametrize("span", [4, 2], ids=["a position per id", "binary search"])
+def test_lookup_takes_by_key_with_nulls_for_null_and_unknown_keys(monkeypatch, span):
+    monkeypatch.setattr(export_adbc, "DENSE_SPAN", span)  # ids 2..9: 8 ids for 3 rows
+    lookup = export_adbc.lookup(0, np.array([2, 5, 9]), {3: pa.array(["b", None, "i"]), 4: pa.array([1, 2, 3])})
+    assert (lookup.positions is not None) == (span == 4)
+    got = lookup.take(pa.array([9, None, 5, 7, 2, 10, 0, 1], pa.int32()))
+    assert got[3].to_pylist() == ["i", None, None, None, "b", None, None, None]
+    assert got[4].to_pylist() == [3, None, 2, None, 1, None, None, None]
     dense = export_adbc.Lookup(0, np.array([4, 5, 6]), {3: pa.array(["d", "e", None])})  # no gaps: by position
     got = dense.take(pa.array([6, None, 3, 4, 7, 5, -1], pa.int64()))
     assert got[3].to_pylist() == [None, None, None, "d", None, "e", None]
