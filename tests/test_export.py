@@ -107,6 +107,10 @@ def test_parquet_reads_back_same_rows_and_types(store, tmp_path):
     assert rows["m1"]["text"] == D.INJECTION  # Parquet is data, not a spreadsheet: kept verbatim
     assert rows["m1"]["created_at_utc"] == datetime(2026, 11, 2, 10, tzinfo=UTC)
     assert rows["own"]["model_name"] is None and rows["own"]["is_brand_post"] is True
+    group = pq.ParquetFile(tmp_path / "m.parquet").metadata.row_group(0)
+    stats = {group.column(i).path_in_schema: group.column(i).statistics for i in range(group.num_columns)}
+    assert stats["created_at_utc"].has_min_max and stats["id"].has_min_max and stats["platform"].has_min_max
+    assert stats["text"] is None and stats["url"] is None  # free text: no statistics
 
 
 def test_jsonl_has_native_types(store, tmp_path):
