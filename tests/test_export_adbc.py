@@ -431,3 +431,32 @@ def test_a_connection_to_another_server_is_refused(pg_store):
             export_adbc.snapshot_cursors(uri, snapshot, 1, "2001-01-01 00:00:00+00 elsewhere"),
         ):
             pass
+
+
+@pytest.mark.parametrize("ready", [True, False], ids=["lookups read", "lookups still being read"])
+def test_joined_fills_looked_up_columns_and_reads_ahead_while_the_lookups_are_read(ready):
+    from concurrent.futures import Future
+
+    schema = pa.schema([pa.field("id", pa.int64()), pa.field("author", pa.string())])
+    sent = pa.schema([pa.field("id", pa.int64()), pa.field("_author_id", pa.int64())])
+    plan = export_adbc.Plan(server=[], schema=sent, lookups=[], placed=[0, -1])
+    authors = export_adbc.lookup(1, np.array([7, 9]), {1: pa.array(["ann", "bo"])})
+    pulled: list[int] = []
+
+    def server():
+        for n, keys in enumerate([[7, 9], [None, 9], [8, 7]]):
+            pulled.append(n)
+            yield pa.RecordBatch.from_arrays([pa.array([n] * 2, pa.int64()), pa.array(keys, pa.int64())],
+                                             schema=plan.schema)  # fmt: skip
+
+    read: Future[list[export_adbc.Lookup]] = Future()
+    if ready:
+        read.set_result([authors])
+    out = export_adbc.joined(server(), plan, read, schema)
+    if not ready:
+        threading.Timer(0.2, lambda: read.set_result([authors])).start()
+    first = next(out)
+    assert pulled == ([0] if ready else [0, 1, 2])  # still being read: the part was read whole meanwhile
+    rows = [first, *out]
+    assert [r.column(1).to_pylist() for r in rows] == [["ann", "bo"], [None, "bo"], [None, "ann"]]
+    assert all(r.schema == schema for r in rows)

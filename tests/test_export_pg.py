@@ -114,3 +114,34 @@ def test_failed_background_part_leaves_no_file(pg_store, tmp_path, monkeypatch, 
     with pytest.raises(RuntimeError, match="connection lost"):
         _export(pg_store, fmt, out / f"m.{fmt}", monkeypatch=monkeypatch)
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        MentionFilters(),
+        MentionFilters(
+            since=datetime(2026, 11, 1, tzinfo=UTC),
+            brand_ids=[1, 2],
+            platforms=["x"],
+            search="o'hare 50%",
+            topics=["delay"],
+            statuses=["open"],
+            include_brand_posts=False,
+        ),  # fmt: skip
+        MentionFilters(until=datetime(2027, 1, 1, tzinfo=UTC), sentiments=["negative"]),
+    ],
+)
+def test_literal_sqls_compile_once_and_equal_one_compile_a_part(pg_store, filters):
+    import dataclasses
+
+    cuts = [datetime(2026, 11, d, 12, 0, 0, 1000 * d, tzinfo=UTC) for d in (2, 3, 4)]
+    bounds = [filters.since, *cuts, filters.until]
+    parts = [dataclasses.replace(filters, since=lo, until=hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    cells = [Mention.id, Mention.text, Mention.created_at]
+    with export_pg.snapshot_connections(pg_store.engine, 1) as (connection,):
+        ours = export_pg.literal_sqls(connection, cells, parts)
+        assert ours == [export_pg.literal_sql(connection, cells, part) for part in parts]
+        assert "2026-11-03T12:00:00.003000" in ours[1].replace(" ", "T") and "1901" not in "".join(ours)
+        for sql in ours:
+            connection.exec_driver_sql(f"EXPLAIN {sql.replace('%', '%%')}")  # each is valid SQL

@@ -308,11 +308,13 @@ def joined(batches: Iterator[pa.RecordBatch], plan: Plan, read: Future[list[Look
            schema: pa.Schema) -> Iterator[pa.RecordBatch]:  # fmt: skip
     """The server's batches with the looked-up columns filled in, as batches of the export ``schema``.
 
-    The lookup tables are read (``read``) while the part's query starts: they are waited for at its first batch.
+    The lookup tables are read (``read``) while the first parts are: a part that starts before they are ready is
+    read whole first (its worker holds it whole anyway) and joined when they are.
     """
     try:
-        for batch in batches:
-            lookups = read.result()
+        ahead = None if read.done() else list(batches)
+        lookups = read.result()
+        for batch in _popped(ahead) if ahead is not None else batches:
             filled: dict[int, pa.Array] = {}
             for lookup in lookups:
                 filled.update(lookup.take(batch.column(lookup.key)))
@@ -322,6 +324,13 @@ def joined(batches: Iterator[pa.RecordBatch], plan: Plan, read: Future[list[Look
         close = getattr(batches, "close", None)
         if close is not None:  # now: a part stopped early cancels its COPY
             close()
+
+
+def _popped(items: list[T]) -> Iterator[T]:
+    """``items`` in order, each let go of as it is handed on."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 def estimated_rows(connection: Connection, sql: str) -> float:
@@ -406,14 +415,13 @@ def _in_turns(session: Session, filters: MentionFilters, columns: Sequence[Colum
         if len(parts) > 1:  # a big export: authors (and brands, users) joined here if not much bigger than it
             tables = client_tables(first, estimated_rows(first, export_pg.literal_sql(first, [Mention.id], filters)))
         plan = client_join_plan(columns, schema, tables)
-        cells = typed_columns(plan.server)
-        sqls = [export_pg.literal_sql(first, cells, part) for part in parts]
         workers = min(WORKERS, len(parts))
         lookup_cursors = 1 if plan.lookups else 0  # its own connection: read while the parts' queries start
         with (bulk_cursors(first, libpq_uri(engine.url), snapshot, workers + lookup_cursors) as cursors,
               ThreadPoolExecutor(1, thread_name_prefix="export-lookups") as pool):  # fmt: skip
             read = pool.submit(lambda: [read_lookup(cursors[-1], first, table, key, columns, filled, schema)
                                         for table, key, filled in plan.lookups])  # fmt: skip
+            sqls = export_pg.literal_sqls(first, typed_columns(plan.server), parts)  # while the lookups are read
 
             def rendered(cursor: Any, sql: str) -> Generator[T, None, None]:
                 server = typed_batches(cursor, sql, plan.server, plan.schema)

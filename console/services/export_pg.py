@@ -21,7 +21,7 @@ import shutil
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from itertools import islice
 from pathlib import Path
@@ -106,6 +106,37 @@ def literal_sql(connection: Connection, cells: Sequence[Any], filters: MentionFi
     query = base_query([Column(f"c{i}", c, "str") for i, c in enumerate(cells)], filters)
     compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     return psycopg.ClientCursor(driver(connection)).mogrify(compiled.string, compiled.construct_params())
+
+
+_SINCE = datetime(1901, 2, 3, 4, 5, 6, 789_001, tzinfo=UTC)
+_UNTIL = datetime(1901, 2, 3, 4, 5, 6, 789_002, tzinfo=UTC)
+"""Stand-ins for a part's bounds in :func:`literal_sqls`' templates, told apart from every other value by value."""
+
+
+def literal_sqls(connection: Connection, cells: Sequence[Any], parts: Sequence[MentionFilters]) -> list[str]:
+    """:func:`literal_sql` of each part, compiling the query once rather than once a part.
+
+    The parts of one export differ only in their ``created_at`` bounds: each is quoted into a template compiled
+    with stand-in bounds (one template per shape: a first or last part may have no bound).  Compiling the
+    export query took ~4 ms, 0.2 s for 50 parts before the first row could be read.
+    """
+    cursor = psycopg.ClientCursor(driver(connection))
+    templates: dict[tuple[bool, bool], tuple[str, dict[str, Any], list[str], list[str]]] = {}
+    out = []
+    for part in parts:
+        shape = (part.since is None, part.until is None)
+        if shape not in templates:
+            stand_in = dataclasses.replace(part, since=part.since and _SINCE, until=part.until and _UNTIL)
+            query = base_query([Column(f"c{i}", c, "str") for i, c in enumerate(cells)], stand_in)
+            compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+            params = compiled.construct_params()
+            since = [k for k, v in params.items() if v == _SINCE]
+            until = [k for k, v in params.items() if v == _UNTIL]
+            templates[shape] = (compiled.string, params, since, until)
+        sql, params, since, until = templates[shape]
+        bounds = {**dict.fromkeys(since, part.since), **dict.fromkeys(until, part.until)}
+        out.append(cursor.mogrify(sql, {**params, **bounds}))
+    return out
 
 
 def estimated_split(connection: Connection, filters: MentionFilters, parts: int = PARTS,
