@@ -40,7 +40,7 @@ def _filters(session, mentions: int):  # noqa: ANN001, ANN202 - runs in the chil
     return MentionFilters(until=first_left_out) if first_left_out is not None else MentionFilters()
 
 
-def child(job: str, url: str, mentions: int, out: Path) -> dict[str, float]:
+def child(job: str, url: str, mentions: int, out: Path, compression: str) -> dict[str, float]:
     """One export in this process; returns seconds, rows and peak RSS in MB."""
     from console.services.export import export_mentions
     from console.services.store import open_store
@@ -50,7 +50,7 @@ def child(job: str, url: str, mentions: int, out: Path) -> dict[str, float]:
         filters = _filters(session, mentions)
         start = time.perf_counter()
         if job in ("csv", "parquet"):
-            rows = export_mentions(session, filters, job, out).rows  # type: ignore[arg-type]
+            rows = export_mentions(session, filters, job, out, parquet_compression=compression).rows  # type: ignore[arg-type]
         else:
             rows = _naive(session, filters, job.removeprefix("naive_"), out)
         seconds = time.perf_counter() - start
@@ -75,7 +75,7 @@ def _naive(session, filters, fmt: str, out: Path) -> int:  # noqa: ANN001
     return len(frame)
 
 
-def run_child(job: str, url: str, mentions: int, folder: Path) -> dict[str, float]:
+def run_child(job: str, url: str, mentions: int, folder: Path, compression: str) -> dict[str, float]:
     out = folder / f"{job}.{'csv' if job.endswith('csv') else 'parquet'}"
     command = [
         sys.executable,
@@ -88,6 +88,8 @@ def run_child(job: str, url: str, mentions: int, folder: Path) -> dict[str, floa
         str(mentions),
         "--out",
         str(out),
+        "--compression",
+        compression,
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
@@ -101,18 +103,19 @@ def main() -> None:
     parser.add_argument("--mentions", type=int, default=1_000_000)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--repeat", type=int, default=2, help="Runs of each of ours (the baseline runs once).")
+    parser.add_argument("--compression", default="snappy", help="Parquet codec (snappy, zstd, lz4, none).")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.database_url, args.mentions, args.out)))
+        print(json.dumps(child(args.child, args.database_url, args.mentions, args.out, args.compression)))
         return
     print(f"# {machine()}")
-    print(f"# load average before: {os.getloadavg()}")
+    print(f"# load average before: {os.getloadavg()}; Parquet compression: {args.compression}")
     jobs = ["csv", "parquet"] + ([] if args.no_baseline else ["naive_csv", "naive_parquet"])
     with tempfile.TemporaryDirectory() as folder:
         for job in jobs:
-            runs = [run_child(job, args.database_url, args.mentions, Path(folder))
+            runs = [run_child(job, args.database_url, args.mentions, Path(folder), args.compression)
                     for _ in range(1 if job.startswith("naive_") else max(1, args.repeat))]  # fmt: skip
             figures = runs[0]
             name = job.replace("naive_", "baseline_")

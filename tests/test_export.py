@@ -164,6 +164,20 @@ def test_cli_export_parquet_with_brand_and_since(sqlite_store, tmp_path, capsys)
     assert code == 0
     assert "4 mentions" in capsys.readouterr().out
     assert sorted(pq.read_table(out).column("external_id").to_pylist()) == ["m1", "m2", "m3", "m6"]
+    assert pq.ParquetFile(out).metadata.row_group(0).column(0).compression == "SNAPPY"  # the default
+
+
+@pytest.mark.parametrize("include_raw", [False, True], ids=["fast path", "row path"])
+def test_cli_export_parquet_compression_is_a_choice(sqlite_store, tmp_path, capsys, include_raw):
+    D.build(sqlite_store)
+    out = tmp_path / "out.parquet"
+    raw = ["--include-raw"] if include_raw else []
+    assert main(["export", "--database-url", sqlite_store.url, "--compression", "zstd", *raw, "--out", str(out)]) == 0
+    group = pq.ParquetFile(out).metadata.row_group(0)
+    assert {group.column(i).compression for i in range(group.num_columns)} == {"ZSTD"}
+    assert pq.read_table(out).num_rows == 10
+    assert main(["export", "--database-url", sqlite_store.url, "--compression", "brotli", "--out", str(out)]) == 2
+    assert "brotli" in capsys.readouterr().err
 
 
 def test_cli_export_rejects_unknown_brand_and_suffix(sqlite_store, tmp_path, capsys):
