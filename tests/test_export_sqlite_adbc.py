@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from console.services import export_csv, export_pg, export_sqlite_adbc
 from console.services.export import export_mentions, neutralise
-from console.services.mention_query import Column, MentionFilters
+from console.services.mention_query import Column, MentionFilters, where
 from storage.models import Classification, Mention
 from tests import dashboard_data as D
 
@@ -40,7 +40,8 @@ def _fill(store):
 
 def _export(store, fmt, path, *, adbc=True, parts=True, **kw):
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(export_pg, "PARALLEL_MIN_ROWS", 1 if parts else 10**9)
+        m.setattr(export_pg, "PARALLEL_MIN_ROWS", 1 if parts else 10**9)  # CSV: two halves
+        m.setattr(export_sqlite_adbc, "TURN_ROWS", 3 if parts else 10**9)  # Parquet: parts of 3 rows, ties kept
         if not adbc:
             m.setattr(export_sqlite_adbc, "database_file", lambda session: None)
         with store.read() as session:
@@ -92,13 +93,35 @@ def test_parquet_equals_the_sqlite3_path(sqlite_store, tmp_path, monkeypatch, pa
     _fill(sqlite_store)
     calls = _batches_read(monkeypatch)
     _export(sqlite_store, "parquet", tmp_path / "a.parquet", parts=parts, chunk_rows=2)
-    assert len(calls) == (2 if parts else 1)
+    assert len(calls) == (6 if parts else 1)  # 19 rows, 10 of them at two instants 1 µs apart
     _export(sqlite_store, "parquet", tmp_path / "b.parquet", adbc=False, chunk_rows=2)
     ours, theirs = pq.read_table(tmp_path / "a.parquet"), pq.read_table(tmp_path / "b.parquet")
     assert ours.schema == theirs.schema and ours.equals(theirs)
     row = {r["external_id"]: r for r in ours.to_pylist()}["odd1"]
     assert row["topics"] == ["-a", 'b "c"'] and row["urgency_score"] == 1e-05
     assert row["created_at_utc"] == TIE + timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize(
+    ("filters", "part_rows"),
+    [(MentionFilters(), 3), (MentionFilters(), 4), (MentionFilters(), 1), (MentionFilters(), 100),
+     (MentionFilters(since=D.START, until=TIE + timedelta(microseconds=1)), 2),
+     (MentionFilters(sentiments=("negative", "neutral")), 1)],
+)  # fmt: skip
+def test_stepped_split_gives_every_row_once_in_order(sqlite_store, filters, part_rows):
+    _fill(sqlite_store)
+    with sqlite_store.read() as s:
+        parts = export_sqlite_adbc.stepped_split(s.connection(), filters, part_rows)
+        everything = s.scalars(select(Mention.id).where(*where(filters)).order_by(Mention.created_at, Mention.id)).all()
+        pieces = [s.execute(select(Mention.id, Mention.created_at).where(*where(p)).order_by(Mention.created_at,
+                                                                                           Mention.id)).all()
+                  for p in parts]  # fmt: skip
+    assert [i for piece in pieces for i, _ in piece] == list(everything)
+    assert parts[0].since == filters.since and parts[-1].until == filters.until
+    for piece in pieces:  # a part holds more than part_rows rows only when they share an instant
+        assert piece and (len(piece) <= part_rows or len({t for _, t in piece}) == 1)
+    if len(everything) > part_rows:
+        assert len(parts) > 1
 
 
 def test_a_column_null_through_the_first_batch_keeps_its_type(sqlite_store, tmp_path):
