@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import sqlite3
 import threading
@@ -14,9 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, select
 
-from console.services import export_csv, export_pg, export_sqlite_adbc
+from console.services import export, export_csv, export_pg, export_sqlite_adbc
 from console.services.export import export_mentions, neutralise
-from console.services.mention_query import Column, MentionFilters, where
+from console.services.export_columns import arrow_columns
+from console.services.mention_query import Column, MentionFilters, columns_for, where
 from storage.models import Classification, Mention
 from tests import dashboard_data as D
 
@@ -93,7 +95,10 @@ def test_parquet_equals_the_sqlite3_path(sqlite_store, tmp_path, monkeypatch, pa
     _fill(sqlite_store)
     calls = _batches_read(monkeypatch)
     _export(sqlite_store, "parquet", tmp_path / "a.parquet", parts=parts, chunk_rows=2)
-    assert len(calls) == (6 if parts else 1)  # 19 rows, 10 of them at two instants 1 µs apart
+    parts_read = [sql for sql in calls if "FROM mentions" in sql]
+    assert len(parts_read) == (6 if parts else 1)  # 20 rows, 10 of them at two instants 1 µs apart
+    assert len(calls) - len(parts_read) == (3 if parts else 0)  # authors, brands, users joined in Arrow
+    assert all(("authors.handle" in sql) != parts for sql in parts_read)  # SQLite drops joins whose columns go unused
     _export(sqlite_store, "parquet", tmp_path / "b.parquet", adbc=False, chunk_rows=2)
     ours, theirs = pq.read_table(tmp_path / "a.parquet"), pq.read_table(tmp_path / "b.parquet")
     assert ours.schema == theirs.schema and ours.equals(theirs)
@@ -122,6 +127,22 @@ def test_stepped_split_gives_every_row_once_in_order(sqlite_store, filters, part
         assert piece and (len(piece) <= part_rows or len({t for _, t in piece}) == 1)
     if len(everything) > part_rows:
         assert len(parts) > 1
+
+
+@pytest.mark.parametrize("since", [None, D.START])
+@pytest.mark.parametrize("until", [None, D.END])
+def test_parts_sql_compiled_once_equals_each_compiled_alone(sqlite_store, since, until):
+    _fill(sqlite_store)
+    filters = MentionFilters(since=since, until=until, sentiments=("negative",), search="x")
+    columns = columns_for()
+    with sqlite_store.read() as s:
+        parts = export_sqlite_adbc.stepped_split(s.connection(), MentionFilters(since=since, until=until), 1)
+        parts = [dataclasses.replace(p, sentiments=filters.sentiments, search="x") for p in parts]
+        assert len(parts) > 2 and parts[0].since == since and parts[-1].until == until
+        rendered = export._rendered(columns, arrow_columns(s, columns))
+        alone = [export_sqlite_adbc.typed_sql(s, rendered, p) for p in parts]
+        assert export_sqlite_adbc.typed_sqls(s, rendered, parts) == alone
+        assert len(set(alone)) == len(parts)
 
 
 def test_a_column_null_through_the_first_batch_keeps_its_type(sqlite_store, tmp_path):

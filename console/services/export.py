@@ -403,8 +403,7 @@ def _fast_parquet(
     if is_postgres(session):
         batches = _pg_batches(session, filters, columns, schema, path)
     elif (db := export_sqlite_adbc.database_file(session)) is not None:
-        rendered = _rendered(columns, arrow_columns(session, columns))
-        batches = export_sqlite_adbc.parquet_batches(session, db, filters, rendered, columns, schema, chunk_rows)
+        batches = export_sqlite_adbc.parquet_batches(session, db, filters, columns, schema, chunk_rows)
     else:
         cells = arrow_columns(session, columns)
         batches = _sqlite_batches(session, filters, _rendered(columns, cells), columns, schema, chunk_rows)

@@ -196,16 +196,22 @@ def split_topics(joined: pa.Array) -> pa.Array:
     )
 
 
-def topics_from_jsonb(printed: pa.Array) -> pa.Array:
-    """PostgreSQL's printed jsonb topic arrays (``["a", "b"]``) as ``list<string>``; NULL stays NULL.
+JSONB_SEPARATOR = '", "'
+"""Between two names of a topic array as PostgreSQL prints jsonb."""
+MINIFIED_SEPARATOR = '","'
+"""Between two names of a topic array as SQLite's ``json()`` minifies it."""
 
-    PostgreSQL prints a jsonb array canonically and prints a quote, a backslash or a control character in a
-    name with a backslash; so where there is no backslash the names are the text between ``", "`` separators,
-    taken apart here in C++ (a unit separator, being a control character, cannot be in such a name).  Rows
-    with a backslash (rare) are decoded by ``json.loads``.
+
+def topics_from_jsonb(printed: pa.Array, separator: str = JSONB_SEPARATOR) -> pa.Array:
+    """Printed JSON topic arrays (``["a", "b"]``) as ``list<string>``; NULL stays NULL.
+
+    PostgreSQL prints a jsonb array canonically (SQLite's ``json()`` too, minified: ``separator`` tells which)
+    and prints a quote, a backslash or a control character in a name with a backslash; so where there is no
+    backslash the names are the text between separators, taken apart here in C++ (a unit separator, being a
+    control character, cannot be in such a name).  Rows with a backslash (rare) are decoded by ``json.loads``.
     """
     inner = pc.utf8_slice_codeunits(printed, 2, -2)  # '["a", "b"]' -> 'a", "b'; '[]' -> ''
-    lists = split_topics(pc.replace_substring(inner, '", "', UNIT_SEPARATOR))
+    lists = split_topics(pc.replace_substring(inner, separator, UNIT_SEPARATOR))
     canonical = pc.or_(pc.starts_with(printed, '["'), pc.equal(printed, "[]"))
     plain = pc.and_(canonical, pc.and_not(pc.invert(pc.match_substring(printed, "\\")), pc.equal(printed, '[""]')))
     slow = pc.and_not(pc.is_valid(printed), pc.fill_null(plain, True))  # '[""]' would read as no names

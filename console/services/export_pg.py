@@ -108,8 +108,8 @@ def literal_sql(connection: Connection, cells: Sequence[Any], filters: MentionFi
     return psycopg.ClientCursor(driver(connection)).mogrify(compiled.string, compiled.construct_params())
 
 
-_SINCE = datetime(1901, 2, 3, 4, 5, 6, 789_001, tzinfo=UTC)
-_UNTIL = datetime(1901, 2, 3, 4, 5, 6, 789_002, tzinfo=UTC)
+STAND_IN_SINCE = datetime(1901, 2, 3, 4, 5, 6, 789_001, tzinfo=UTC)
+STAND_IN_UNTIL = datetime(1901, 2, 3, 4, 5, 6, 789_002, tzinfo=UTC)
 """Stand-ins for a part's bounds in :func:`literal_sqls`' templates, told apart from every other value by value."""
 
 
@@ -126,12 +126,13 @@ def literal_sqls(connection: Connection, cells: Sequence[Any], parts: Sequence[M
     for part in parts:
         shape = (part.since is None, part.until is None)
         if shape not in templates:
-            stand_in = dataclasses.replace(part, since=part.since and _SINCE, until=part.until and _UNTIL)
+            stand_in = dataclasses.replace(part, since=part.since and STAND_IN_SINCE,
+                                           until=part.until and STAND_IN_UNTIL)  # fmt: skip
             query = base_query([Column(f"c{i}", c, "str") for i, c in enumerate(cells)], stand_in)
             compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
             params = compiled.construct_params()
-            since = [k for k, v in params.items() if v == _SINCE]
-            until = [k for k, v in params.items() if v == _UNTIL]
+            since = [k for k, v in params.items() if v == STAND_IN_SINCE]
+            until = [k for k, v in params.items() if v == STAND_IN_UNTIL]
             templates[shape] = (compiled.string, params, since, until)
         sql, params, since, until = templates[shape]
         bounds = {**dict.fromkeys(since, part.since), **dict.fromkeys(until, part.until)}
