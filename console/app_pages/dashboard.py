@@ -88,13 +88,17 @@ c4.metric("Median first response", seconds_label(median))
 c5.metric("Open now", f"{open_now:,}")
 
 unit = "Hour" if filters.granularity == "hour" else "Day"
-period_axis = alt.X("period:T", title=f"{unit} ({zone.key})")
+period_title = f"{unit} ({zone.key})"
+period_axis = alt.X("period:T", title=period_title)
 
 volume = chart_frame(data.volume, zone)
 chart_block(
     "Volume by sentiment", data.volume,
-    alt.Chart(volume).mark_bar().encode(period_axis, alt.Y("mentions:Q", title="Mentions"),
-        alt.Color("sentiment:N", scale=SENTIMENT_COLOURS), tooltip=["period:T", "sentiment:N", "mentions:Q"]),
+    alt.Chart(volume).mark_bar(stroke="white", strokeWidth=0.5).encode(  # a bar spans its whole hour or day
+        alt.X(f"{'yearmonthdatehours' if unit == 'Hour' else 'yearmonthdate'}(period):T", title=period_title,
+              axis=alt.Axis(format="%d %b %H:%M" if unit == "Hour" else "%a %d %b")),
+        alt.Y("mentions:Q", title="Mentions"), alt.Color("sentiment:N", scale=SENTIMENT_COLOURS),
+        tooltip=["period:T", "sentiment:N", "mentions:Q"]),
     key="volume",
 )  # fmt: skip
 nss_frame = chart_frame(data.net_sentiment, zone)
