@@ -454,7 +454,12 @@ class MentionRollupHourly(Base):
     """Inbound mentions per UTC hour, brand, platform and sentiment: the dashboards' time series."""
 
     __tablename__ = "mention_rollup_hourly"
-    __table_args__ = (Index("ix_mention_rollup_hourly_hour", "hour"),)
+    # Covers the time series' read: an index-only scan instead of one heap visit per row (refreshes rewrite
+    # days in any order, so the table is not in hour order).
+    __table_args__ = (
+        Index("ix_mention_rollup_hourly_cover", "hour", "brand_id", "platform", "sentiment", "mentions", "sla_hit",
+              "sla_late", "sla_overdue"),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     hour: Mapped[datetime] = mapped_column(UTCDateTime)
