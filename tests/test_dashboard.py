@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from sqlalchemy import literal
 from streamlit.testing.v1 import AppTest
 
+from console.services import dashboard
 from console.services.dashboard import DashboardFilters, dashboard_bundle, frames_of
 from console.services.sla_reports import percentile
 from console.services.sql_time import percentiles_by_group, seconds_between
@@ -144,6 +147,47 @@ def test_empty_range_gives_empty_tables_not_errors(store):
     assert bundle.headline["current_net_sentiment"] is None
     assert bundle.volume.empty and bundle.share_of_voice.empty and bundle.top_topics.empty
     assert bundle.filters.granularity == "hour"
+
+
+BESIDE = ("headline", "volume", "net_sentiment", "urgency_mix", "sentiment_mix", "share_of_voice", "top_topics",
+          "top_authors", "sla_trend", "backlog")  # fmt: skip
+"""The bundle's parts computed from the second connection's reads."""
+
+
+@pytest.mark.pg
+def test_reads_beside_see_the_bundles_snapshot_and_match_reads_in_order(pg_store, monkeypatch):
+    D.build(pg_store)
+    filters = DashboardFilters(D.START, D.END, timezone=D.ZONE, now=D.NOW)
+    with monkeypatch.context() as m:
+        m.setattr(dashboard, "_second_session", lambda session: contextlib.nullcontext(None))
+        with pg_store.read() as session:
+            in_order = dashboard_bundle(session, filters)
+    threads: list[str] = []
+    real = dashboard._beside_reads
+
+    def commit_first(*args):  # a mention lands after the bundle began, before the second connection reads
+        threads.append(threading.current_thread().name)
+        if len(threads) > 1:
+            return real(*args)
+        with pg_store.transaction() as s:
+            s.add(Mention(platform="x", external_id="after-start", text="t", created_at=D.START + timedelta(hours=30),
+                          fetched_at=D.START + timedelta(hours=30), status="open"))  # fmt: skip
+        return real(*args)
+
+    monkeypatch.setattr(dashboard, "_beside_reads", commit_first)
+    with pg_store.read() as session:
+        beside = dashboard_bundle(session, filters)
+    assert threads and threads[0].startswith("dashboard")
+    for name in BESIDE:
+        assert_equal = pd.testing.assert_frame_equal if name != "headline" else _dicts_equal
+        assert_equal(getattr(beside, name), getattr(in_order, name))
+    with pg_store.read() as session:  # the late mention is there for the next bundle
+        after = dashboard_bundle(session, filters)
+    assert after.headline["current_mentions"] == in_order.headline["current_mentions"] + 1
+
+
+def _dicts_equal(a: dict, b: dict) -> None:
+    assert a == b
 
 
 def test_sql_percentiles_match_the_report_definition(store):

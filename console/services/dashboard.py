@@ -7,11 +7,14 @@ so the page can chart them, show them as tables and offer them as CSV unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from console.services.dashboard_filters import DashboardFilters, with_periods
@@ -45,7 +48,7 @@ from console.services.dashboard_team import (
     sla_by_period,
     time_summary,
 )
-from console.services.rollup import plan
+from console.services.rollup import Plan, plan
 from console.services.sql_time import is_postgres
 
 __all__ = ["DashboardData", "DashboardFilters", "dashboard_bundle", "frames_of"]
@@ -92,35 +95,93 @@ class DashboardData:
     agents: pd.DataFrame
 
 
+SETTINGS = (
+    # JIT compiles for ~0.4 s whenever the planner's row guesses run high (jsonb unnesting does):
+    # far longer than these grouped scans take.  LOCAL: only for this read's transaction.
+    "SET LOCAL jit = off",
+    # The reads are index lookups over a cached working set; the default 4.0 (spinning disks) made
+    # PostgreSQL hash a million classifications to join a day's 5,000 mentions.
+    "SET LOCAL random_page_cost = 1.1",
+    # The daily detail groups ~40,000 rollup rows carrying packed durations (~10 MB for 90 days): with the
+    # default 4 MB it sorted on disk (external merge, 92 of its 134 ms in EXPLAIN ANALYZE on 1M mentions).
+    "SET LOCAL work_mem = '64MB'",
+)
+
+
+@dataclass(frozen=True)
+class _Beside:
+    """The reads run on the second connection: the time series, the period mix, topics, backlog, top authors."""
+
+    hourly: pd.DataFrame
+    counts: pd.DataFrame
+    topics: pd.DataFrame
+    open_frame: pd.DataFrame
+    authors: pd.DataFrame
+
+
+def _beside_reads(session: Session, filters: DashboardFilters, the_plan: Plan, voice: list[int] | None) -> _Beside:
+    return _Beside(
+        hourly=hourly_series(session, filters, the_plan),
+        counts=period_counts(session, filters, the_plan, voice),
+        topics=topic_periods(session, filters, the_plan),
+        open_frame=open_now(session, filters, the_plan),
+        authors=top_authors(session, filters),
+    )
+
+
+@contextmanager
+def _second_session(session: Session) -> Iterator[Session | None]:
+    """On PostgreSQL, a read-only session on ``session``'s snapshot, for reads run beside it; else None.
+
+    The server runs one query per connection on one core, and the page's reads wait on each other: on two
+    connections half of them run while the other half and the pandas work on their results go on here.  The
+    second imports the first's snapshot (``pg_export_snapshot``), so it sees the store as of the bundle's
+    start.  A session bound to one connection (a test's) has no second: everything runs here, in order.
+    """
+    engine = session.get_bind()
+    if not is_postgres(session) or not isinstance(engine, Engine):
+        yield None
+        return
+    snapshot = session.scalar(text("SELECT pg_export_snapshot()"))
+    with Session(engine) as other:
+        connection = other.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # noqa: S608 - the server's id
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+        for setting in SETTINGS:
+            connection.exec_driver_sql(setting)
+        yield other
+
+
 def dashboard_bundle(session: Session, filters: DashboardFilters) -> DashboardData:
     """Compute every dashboard aggregate for ``filters``: about ten small grouped reads.
 
     Whole UTC days come from the rollups where they are up to date (see
     :mod:`console.services.rollup`), the rest from the mentions table: same figures, either way.
+    On PostgreSQL half the reads run on a second connection on the same snapshot (:func:`_second_session`).
     """
     if filters.now is None:  # pin one "now" so backlog and overdue agree with each other
         filters = DashboardFilters(**{f.name: getattr(filters, f.name) for f in fields(filters)} | {
             "now": filters.clock()
         })  # fmt: skip
     if is_postgres(session):
-        # JIT compiles for ~0.4 s whenever the planner's row guesses run high (jsonb unnesting does):
-        # far longer than these grouped scans take.  LOCAL: only for this read's transaction.
-        session.execute(text("SET LOCAL jit = off"))
-        # The reads are index lookups over a cached working set; the default 4.0 (spinning disks) made
-        # PostgreSQL hash a million classifications to join a day's 5,000 mentions.
-        session.execute(text("SET LOCAL random_page_cost = 1.1"))
-        # The daily detail groups ~40,000 rollup rows carrying packed durations (~10 MB for 90 days): with the
-        # default 4 MB it sorted on disk (external merge, 92 of its 134 ms in EXPLAIN ANALYZE on 1M mentions).
-        session.execute(text("SET LOCAL work_mem = '64MB'"))
+        for setting in SETTINGS:
+            session.execute(text(setting))
     the_plan = plan(session, filters.clock())
     labels = labels_of(session)
-    detail = daily_detail(session, filters, the_plan)
-    durations = Durations(detail)
-    hourly = with_periods(hourly_series(session, filters, the_plan), filters)
-    counts = period_counts(session, filters, the_plan, voice_brand_ids(session, filters))
-    mix = mix_by_period(counts, filters)
-    open_frame = open_now(session, filters, the_plan)
-    sla = sla_breakdown(detail, durations, labels)
+    voice = voice_brand_ids(session, filters)
+    with _second_session(session) as other, ThreadPoolExecutor(1, thread_name_prefix="dashboard") as pool:
+        beside: Future[_Beside] | None = None
+        if other is not None:
+            beside = pool.submit(_beside_reads, other, filters, the_plan, voice)
+        detail = daily_detail(session, filters, the_plan)
+        durations = Durations(detail)
+        sla = sla_breakdown(detail, durations, labels)
+        replies = replies_sent(session, filters, the_plan)
+        times = time_summary(durations)
+        histogram = response_histogram(detail, durations)
+        rest = beside.result() if beside is not None else _beside_reads(session, filters, the_plan, voice)
+    hourly = with_periods(rest.hourly, filters)
+    mix = mix_by_period(rest.counts, filters)
     volume = volume_by_sentiment(hourly, filters)
     return DashboardData(
         filters=filters,
@@ -130,15 +191,15 @@ def dashboard_bundle(session: Session, filters: DashboardFilters) -> DashboardDa
         net_sentiment=net_sentiment_trend(volume),
         urgency_mix=change_table(mix, "urgency", (*URGENCIES, "unclassified")),
         sentiment_mix=change_table(mix, "sentiment", ("negative", "neutral", "positive", "unclassified")),
-        share_of_voice=share_of_voice(session, counts),
-        top_topics=topic_counts(topic_periods(session, filters, the_plan)),
-        top_authors=top_authors(session, filters),
+        share_of_voice=share_of_voice(session, rest.counts),
+        top_topics=topic_counts(rest.topics),
+        top_authors=rest.authors,
         sla=sla,
-        times=time_summary(durations),
-        response_histogram=response_histogram(detail, durations),
+        times=times,
+        response_histogram=histogram,
         sla_trend=sla_by_period(hourly, filters),
-        backlog=backlog(open_frame),
-        agents=agent_workload(detail, open_frame, replies_sent(session, filters, the_plan), sla, labels),
+        backlog=backlog(rest.open_frame),
+        agents=agent_workload(detail, rest.open_frame, replies, sla, labels),
     )
 
 
