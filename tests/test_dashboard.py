@@ -154,36 +154,37 @@ BESIDE = ("headline", "volume", "net_sentiment", "urgency_mix", "sentiment_mix",
 """The bundle's parts computed from the second connection's reads."""
 
 
-@pytest.mark.pg
-def test_reads_beside_see_the_bundles_snapshot_and_match_reads_in_order(pg_store, monkeypatch):
-    D.build(pg_store)
+def test_reads_beside_match_reads_in_order_and_on_postgres_see_the_bundles_snapshot(store, monkeypatch):
+    D.build(store)
     filters = DashboardFilters(D.START, D.END, timezone=D.ZONE, now=D.NOW)
     with monkeypatch.context() as m:
         m.setattr(dashboard, "_second_session", lambda session: contextlib.nullcontext(None))
-        with pg_store.read() as session:
+        with store.read() as session:
             in_order = dashboard_bundle(session, filters)
+    postgres = store.engine.dialect.name == "postgresql"
     threads: list[str] = []
     real = dashboard._beside_reads
 
-    def commit_first(*args):  # a mention lands after the bundle began, before the second connection reads
+    def commit_first(*args):  # on PostgreSQL a mention lands after the bundle began, before the second reads
         threads.append(threading.current_thread().name)
-        if len(threads) > 1:
-            return real(*args)
-        with pg_store.transaction() as s:
-            s.add(Mention(platform="x", external_id="after-start", text="t", created_at=D.START + timedelta(hours=30),
-                          fetched_at=D.START + timedelta(hours=30), status="open"))  # fmt: skip
+        if postgres and len(threads) == 1:
+            with store.transaction() as s:
+                when = D.START + timedelta(hours=30)
+                s.add(Mention(platform="x", external_id="after-start", text="t", created_at=when, fetched_at=when,
+                              status="open"))  # fmt: skip
         return real(*args)
 
     monkeypatch.setattr(dashboard, "_beside_reads", commit_first)
-    with pg_store.read() as session:
+    with store.read() as session:
         beside = dashboard_bundle(session, filters)
-    assert threads and threads[0].startswith("dashboard")
+    assert threads == ["dashboard_0"]  # the reads ran on the second connection's thread
     for name in BESIDE:
         assert_equal = pd.testing.assert_frame_equal if name != "headline" else _dicts_equal
         assert_equal(getattr(beside, name), getattr(in_order, name))
-    with pg_store.read() as session:  # the late mention is there for the next bundle
-        after = dashboard_bundle(session, filters)
-    assert after.headline["current_mentions"] == in_order.headline["current_mentions"] + 1
+    if postgres:
+        with store.read() as session:  # the late mention is there for the next bundle
+            after = dashboard_bundle(session, filters)
+        assert after.headline["current_mentions"] == in_order.headline["current_mentions"] + 1
 
 
 def _dicts_equal(a: dict, b: dict) -> None:

@@ -131,25 +131,41 @@ def _beside_reads(session: Session, filters: DashboardFilters, the_plan: Plan, v
 
 @contextmanager
 def _second_session(session: Session) -> Iterator[Session | None]:
-    """On PostgreSQL, a read-only session on ``session``'s snapshot, for reads run beside it; else None.
+    """A read-only session for reads run beside ``session`` (see :func:`dashboard_bundle`); None when there is none.
 
-    The server runs one query per connection on one core, and the page's reads wait on each other: on two
-    connections half of them run while the other half and the pandas work on their results go on here.  The
-    second imports the first's snapshot (``pg_export_snapshot``), so it sees the store as of the bundle's
-    start.  A session bound to one connection (a test's) has no second: everything runs here, in order.
+    PostgreSQL runs one query per connection on one core, and SQLite steps one statement per connection
+    (``sqlite3`` lets go of the GIL meanwhile): on two connections half the reads run while the other half and
+    the pandas work on their results go on here.  On PostgreSQL the second imports the first's snapshot
+    (``pg_export_snapshot``), so it sees the store as of the bundle's start.  A SQLite read outside a
+    transaction sees the latest commit per statement, on either connection alike.  None for a session bound to
+    one connection (a test's), an in-memory SQLite store, or a SQLite session with writes the second could not
+    see: then everything runs in ``session``, in order.
     """
     engine = session.get_bind()
-    if not is_postgres(session) or not isinstance(engine, Engine):
+    if not isinstance(engine, Engine):
         yield None
-        return
-    snapshot = session.scalar(text("SELECT pg_export_snapshot()"))
-    with Session(engine) as other:
-        connection = other.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # noqa: S608 - the server's id
-        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
-        for setting in SETTINGS:
-            connection.exec_driver_sql(setting)
-        yield other
+    elif is_postgres(session):
+        snapshot = session.scalar(text("SELECT pg_export_snapshot()"))
+        with Session(engine) as other:
+            connection = other.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # noqa: S608 - the server's id
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+            for setting in SETTINGS:
+                connection.exec_driver_sql(setting)
+            yield other
+    elif _sqlite_file(session):
+        with Session(engine) as other:
+            yield other
+    else:
+        yield None
+
+
+def _sqlite_file(session: Session) -> bool:
+    database = session.get_bind().url.database or ""
+    in_memory = not database or database == ":memory:" or database.startswith("file:") or "mode=memory" in database
+    if in_memory or session.get_bind().url.get_backend_name() != "sqlite":
+        return False
+    return not getattr(session.connection().connection.driver_connection, "in_transaction", True)
 
 
 def dashboard_bundle(session: Session, filters: DashboardFilters) -> DashboardData:
@@ -157,7 +173,7 @@ def dashboard_bundle(session: Session, filters: DashboardFilters) -> DashboardDa
 
     Whole UTC days come from the rollups where they are up to date (see
     :mod:`console.services.rollup`), the rest from the mentions table: same figures, either way.
-    On PostgreSQL half the reads run on a second connection on the same snapshot (:func:`_second_session`).
+    Half the reads run on a second connection (on PostgreSQL, on the same snapshot: :func:`_second_session`).
     """
     if filters.now is None:  # pin one "now" so backlog and overdue agree with each other
         filters = DashboardFilters(**{f.name: getattr(filters, f.name) for f in fields(filters)} | {
