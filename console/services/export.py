@@ -220,7 +220,7 @@ def arrow_batch(rows: list[tuple[Any, ...]], columns: Sequence[Column], schema: 
 
 
 def parquet_writer(path: Path, schema: pa.Schema, compression: str = PARQUET_COMPRESSION) -> pq.ParquetWriter:
-    """A Parquet writer: ``compression`` (zstd at Arrow's level 1), dictionaries for :data:`DICTIONARY_COLUMNS` only."""
+    """A Parquet writer: ``compression`` (snappy unless asked), dictionaries for :data:`DICTIONARY_COLUMNS` only."""
     dictionary = [name for name in schema.names if name in DICTIONARY_COLUMNS]
     stated = [name for name in schema.names if name not in UNSTATED_COLUMNS]
     return pq.ParquetWriter(path, schema, compression=compression, use_dictionary=dictionary, write_statistics=stated)
