@@ -111,6 +111,7 @@ def test_parquet_reads_back_same_rows_and_types(store, tmp_path):
     stats = {group.column(i).path_in_schema: group.column(i).statistics for i in range(group.num_columns)}
     assert stats["created_at_utc"].has_min_max and stats["id"].has_min_max and stats["platform"].has_min_max
     assert stats["text"] is None and stats["url"] is None  # free text: no statistics
+    assert pa.default_memory_pool().backend_name == "system"  # see export.use_system_allocator
 
 
 def test_jsonl_has_native_types(store, tmp_path):

@@ -303,6 +303,7 @@ def export_mentions(
     try:
         with reading:
             if fmt in FAST and supported(columns):
+                use_system_allocator()
                 rows = FAST[fmt](session, filters, columns, partial, chunk_rows, progress, **codec)
             else:
                 writer = WRITERS[fmt](partial, columns, **codec)  # type: ignore[call-arg]
@@ -315,6 +316,18 @@ def export_mentions(
 
 
 ProgressFn = Callable[[int], None] | None
+
+
+def use_system_allocator() -> None:
+    """Make the C library's allocator Arrow's default (for the whole process: it is Arrow's one default pool).
+
+    Arrow's default, mimalloc, keeps a block that one thread frees of another thread's heap until that thread
+    allocates again; the fast exports build their batches in reader threads and free them in the writer.
+    Measured on 1M mentions, in alternating pairs: Parquet peak 410-478 -> 372-432 MB, CSV 398-423 -> 339-373 MB,
+    times within the machine's noise (PostgreSQL Parquet 4.18-4.41 s against 4.40-5.24 s).
+    """
+    if pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
 
 
 def _write_rows(
