@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, select
 
-from console.services import export, export_csv, export_pg, export_sqlite_adbc
+from console.services import export, export_csv, export_sqlite_adbc
 from console.services.export import export_mentions, neutralise
 from console.services.export_columns import arrow_columns
 from console.services.mention_query import Column, MentionFilters, columns_for, where
@@ -42,8 +42,7 @@ def _fill(store):
 
 def _export(store, fmt, path, *, adbc=True, parts=True, **kw):
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(export_pg, "PARALLEL_MIN_ROWS", 1 if parts else 10**9)  # CSV: two halves
-        m.setattr(export_sqlite_adbc, "TURN_ROWS", 3 if parts else 10**9)  # Parquet: parts of 3 rows, ties kept
+        m.setattr(export_sqlite_adbc, "TURN_ROWS", 3 if parts else 10**9)  # parts of 3 rows, ties kept
         if not adbc:
             m.setattr(export_sqlite_adbc, "database_file", lambda session: None)
         with store.read() as session:
@@ -78,7 +77,8 @@ def test_csv_equals_the_sqlite3_path(sqlite_store, tmp_path, monkeypatch, parts)
     _fill(sqlite_store)
     calls = _batches_read(monkeypatch)
     ours = _export(sqlite_store, "csv", tmp_path / "a.csv", parts=parts, chunk_rows=3)
-    assert len(calls) == (2 if parts else 1)
+    parts_read = [sql for sql in calls if "FROM mentions" in sql]
+    assert len(parts_read) == (6 if parts else 1) and len(calls) - len(parts_read) == (3 if parts else 0)
     theirs = _export(sqlite_store, "csv", tmp_path / "b.csv", adbc=False, chunk_rows=3)
     assert ours.rows == theirs.rows == 10 + len(ODD_TEXTS)
     assert _float_free(_read_csv(tmp_path / "a.csv")) == _float_free(_read_csv(tmp_path / "b.csv"))

@@ -368,8 +368,8 @@ def _fast_csv(
             return export_pg.write_csv(session, filters, cells, header, path, chunk_rows, progress)
         return _write_lines(_primed(head, chunks), columns, path, progress)
     if (db := export_sqlite_adbc.database_file(session)) is not None:
-        rendered = _rendered(columns, arrow_columns(session, columns))
-        return export_sqlite_adbc.write_csv(session, db, filters, rendered, columns, path, chunk_rows, progress)
+        chunks = export_sqlite_adbc.csv_chunks(session, db, filters, columns, arrow_schema(columns), chunk_rows)
+        return _write_lines(chunks, columns, path, progress)
     rows = 0
     rendered = _rendered(columns, cells)
     chunks = export_sqlite.read_ahead(lambda: export_sqlite.raw_chunks(session, filters, rendered, chunk_rows))

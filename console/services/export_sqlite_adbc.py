@@ -6,13 +6,11 @@ appends each value to Arrow builders in C, so no cell becomes a Python object; w
 converted and written column by column in Arrow's C++ (Parquet) or rendered in Arrow and written as
 one buffer per batch (CSV, :func:`csv_lines`).
 
-A big export is cut into ``created_at`` ranges read on two connections, each in its own thread: the
-driver releases the GIL while it steps, so both cores work.  CSV runs as two halves (the second spooled
-and appended, a cheap copy of finished text); Parquet as ~20,000-row parts read in turns
-(:func:`parquet_batches`), because a spooled Parquet half must still be encoded after the first.  Both
-connections read one state of the store: a fence connection holds SQLite's write lock (``BEGIN
-IMMEDIATE``; writers wait on their busy timeout, a few milliseconds) while each begins its read
-transaction, so no commit can fall between them.
+A big export is cut into ~20,000-row ``created_at`` ranges read in turns on two connections, each in
+its own thread (:func:`parquet_batches`, :func:`csv_chunks`): the driver releases the GIL while it steps,
+so both cores work.  Both connections read one state of the store: a fence connection holds SQLite's
+write lock (``BEGIN IMMEDIATE``; writers wait on their busy timeout, a few milliseconds) while each begins
+its read transaction, so no commit can fall between them.
 
 The driver infers each column's Arrow type from the first batch, and a column that is NULL all
 through it would become int64 and fail at the first text value.  So every query starts with one
@@ -28,13 +26,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sqlite3
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
-from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -55,6 +52,7 @@ try:
 except ImportError as exc:  # the sqlite3 path is used instead
     _DBAPI, _MISSING = None, str(exc)
 
+T = TypeVar("T")
 WORKERS = 2
 
 SENTINEL: dict[str, Any] = {"int": 0, "bool": 0, "float": 0.5}
@@ -245,28 +243,37 @@ def stepped_split(connection: Connection, filters: MentionFilters, part_rows: in
     return [dataclasses.replace(filters, since=lo, until=hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
 
 
-@contextmanager
-def _prepared(session: Session, path: Path, filters: MentionFilters, rendered: Sequence[Column],
-              batch_rows: int) -> Iterator[list[tuple[Any, str]]]:  # fmt: skip
-    """(cursor, SQL) per part, the cursors on one snapshot."""
-    parts = export_pg.split(session.connection(), filters)
-    sqls = [typed_sql(session, rendered, part) for part in parts]
-    with snapshot_cursors(path, len(parts), batch_rows) as cursors:
-        yield list(zip(cursors, sqls, strict=True))
-
-
 def parquet_batches(
     session: Session, path: Path, filters: MentionFilters, columns: Sequence[Column], schema: pa.Schema,
     batch_rows: int,
 ) -> Generator[pa.RecordBatch, None, None]:  # fmt: skip
     """Typed batches in export order: ~``TURN_ROWS``-row parts read in turns by two connections on one snapshot.
 
-    Two halves (the CSV path) leave the second half to be written alone at the end while one core idles
-    (1.4-2.0 CPU-s of a 1M export); small parts keep both cores busy to the last part.  A big export reads the
-    authors, brands and assignees once, on a third connection in the same snapshot, and joins them in Arrow by
-    each row's key (:func:`console.services.export_adbc.joined`): SQLite then drops those joins, which with the
+    Two halves would leave the second to be written alone at the end while one core idles (1.4-2.0 CPU-s of a
+    1M Parquet export); small parts keep both cores busy to the last part.  A big export reads the authors,
+    brands and assignees once, on a third connection in the same snapshot, and joins them in Arrow by each
+    row's key (:func:`console.services.export_adbc.joined`): SQLite then drops those joins, which with the
     topics' ``json_each`` took ~30 % of its time stepping the query.
     """
+    return _in_turns(session, path, filters, columns, schema, batch_rows, lambda batch: (batch,))
+
+
+def csv_chunks(
+    session: Session, path: Path, filters: MentionFilters, columns: Sequence[Column], schema: pa.Schema,
+    batch_rows: int,
+) -> Generator[tuple[memoryview, int], None, None]:  # fmt: skip
+    """(CSV lines, rows) in export order: :func:`parquet_batches`' batches rendered by the reading threads."""
+
+    def render(batch: pa.RecordBatch) -> Iterator[tuple[memoryview, int]]:
+        yield export_csv.csv_lines(batch, columns), batch.num_rows
+
+    return _in_turns(session, path, filters, columns, schema, batch_rows, render)
+
+
+def _in_turns(
+    session: Session, path: Path, filters: MentionFilters, columns: Sequence[Column], schema: pa.Schema,
+    batch_rows: int, render: Callable[[pa.RecordBatch], Iterable[T]],
+) -> Generator[T, None, None]:  # fmt: skip
     parts = stepped_split(session.connection(), filters, TURN_ROWS)
     tables = [table for table, _ in export_adbc.LOOKUPS] if len(parts) > 1 else []
     plan = export_adbc.client_join_plan(columns, schema, tables)
@@ -278,44 +285,9 @@ def parquet_batches(
         read = pool.submit(lambda: [read_lookup(cursors[-1], session, table, key, columns, filled, schema)
                                     for table, key, filled in plan.lookups])  # fmt: skip
 
-        def part(cursor: Any, sql: str) -> Generator[pa.RecordBatch, None, None]:
+        def part(cursor: Any, sql: str) -> Generator[T, None, None]:
             batches = (typed(batch, server, plan.schema) for batch in raw_batches(cursor, sql))
-            if plan.lookups:
-                yield from export_adbc.joined(batches, plan, read, schema)
-            else:
-                yield from batches
+            for batch in export_adbc.joined(batches, plan, read, schema) if plan.lookups else batches:
+                yield from render(batch)
 
         yield from export_turns.in_turns(sqls, cursors[:workers], part)
-
-
-def write_csv(
-    session: Session, path: Path, filters: MentionFilters, rendered: Sequence[Column], columns: Sequence[Column],
-    out: Path, batch_rows: int, progress: export_pg.ProgressFn,
-) -> int:  # fmt: skip
-    """CSV in parts, each rendered by :func:`~console.services.export_csv.csv_lines`; later parts appended in order."""
-    header = (",".join(c.name for c in columns) + "\r\n").encode()
-    with (_prepared(session, path, filters, rendered, batch_rows) as parts,
-          export_pg.part_files(out, len(parts)) as rest, out.open("wb") as file):  # fmt: skip
-        file.write(header)
-
-        def part(i: int, target: BinaryIO) -> export_pg.Work:
-            return partial(write_lines, *parts[i], columns, target)
-
-        with ExitStack() as stack:
-            targets = [stack.enter_context(p.open("wb")) for p in rest]
-            others = [(part(i, t), cancel_of(parts[i][0])) for i, t in enumerate(targets, 1)]
-            rows = export_pg.run_parts(part(0, file), others, progress)
-        for part_path in rest:
-            export_pg.append(file, part_path)
-    return rows
-
-
-def write_lines(cursor: Any, sql: str, columns: Sequence[Column], file: BinaryIO,
-                report: Callable[[int], None]) -> int:  # fmt: skip
-    """One part's rows as CSV lines into ``file``; ``report`` gets the rows per batch."""
-    rows = 0
-    for batch in raw_batches(cursor, sql):
-        file.write(export_csv.csv_lines(batch, columns))
-        rows += batch.num_rows
-        report(batch.num_rows)
-    return rows
