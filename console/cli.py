@@ -62,7 +62,7 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-@click.version_option(package_name="mentiondesk")
+@click.version_option(package_name="mentiondesk", message="%(prog)s %(version)s")
 def cli(verbose: int) -> None:
     """Mentiondesk: social media monitoring and response console."""
     level = logging.WARNING - 10 * min(verbose, 2)

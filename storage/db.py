@@ -28,13 +28,36 @@ class DatabaseUrlError(ValueError):
 
 
 def default_url() -> str:
-    """The embedded store, relative to the working directory."""
+    """The embedded store, ``.mentiondesk/mentiondesk.db`` in the working directory (made absolute by resolve_url)."""
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
 def resolve_url(configured: str | None = None) -> str:
-    """Pick the URL: environment first, then config, then the embedded SQLite file."""
-    return os.environ.get(DATABASE_URL_ENV) or configured or default_url()
+    """Pick the URL: environment first, then config, then the embedded SQLite file.
+
+    A relative SQLite path is resolved here, once, against the working directory, so that child
+    processes started elsewhere (the worker, the Streamlit console) open the same file.
+    """
+    return absolute_sqlite_url(os.environ.get(DATABASE_URL_ENV) or configured or default_url())
+
+
+def absolute_sqlite_url(url: str, base: Path | None = None) -> str:
+    """``url`` with a relative SQLite file path made absolute against ``base`` (default: the working directory).
+
+    Other URLs, in-memory databases and ``file:`` URIs come back unchanged, as do unparseable
+    strings, so that ``normalise_url`` reports those with its own message.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception:  # reported later by normalise_url, in plain words
+        return url
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return url
+    if database.startswith("file:") or Path(database).is_absolute():
+        return url
+    absolute = os.path.abspath((base or Path.cwd()) / database)
+    return parsed.set(database=absolute).render_as_string(hide_password=False)
 
 
 def normalise_url(url: str) -> URL:
