@@ -66,7 +66,7 @@ def naive(store: Store, filters: DashboardFilters) -> None:
     """Every mention of both periods into pandas, then the same figures computed there."""
     query = (
         select(Mention.created_at, Mention.sentiment, Mention.urgency, Mention.platform, Mention.status,
-               Mention.first_response_at, Mention.resolved_at, Mention.fetched_at, Mention.sla_due_at,
+               Mention.first_response_at, Mention.resolved_at, Mention.fetched_at, Mention.first_response_due_at,
                Mention.is_brand_post, Brand.name.label("brand"), Author.handle, Author.followers,
                User.username.label("agent"), Classification.topics)
         .outerjoin(Brand, Brand.id == Mention.brand_id).outerjoin(Author, Author.id == Mention.author_id)
@@ -87,7 +87,7 @@ def naive(store: Store, filters: DashboardFilters) -> None:
     response = (pd.to_datetime(cur["first_response_at"], utc=True) - cur["created_at"]).dt.total_seconds()
     for key in ("brand", "platform", "agent", "urgency"):
         response.groupby(cur[key]).quantile([0.5, 0.9])
-    hit = pd.to_datetime(cur["first_response_at"], utc=True) <= pd.to_datetime(cur["sla_due_at"], utc=True)
+    hit = pd.to_datetime(cur["first_response_at"], utc=True) <= pd.to_datetime(cur["first_response_due_at"], utc=True)
     hit.groupby(cur["created_at"].dt.tz_convert(filters.timezone).dt.normalize()).mean()
     (pd.to_datetime(cur["resolved_at"], utc=True) - cur["created_at"]).dt.total_seconds().quantile([0.5, 0.9])
     (pd.to_datetime(cur["fetched_at"], utc=True) - cur["created_at"]).dt.total_seconds().quantile([0.5, 0.9])

@@ -11,20 +11,15 @@ import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from console.services.spikes import SpikeConfig
+from classifiers.topics import DEFAULT_TOPICS
+from console.domain.business_hours import CalendarConfig, known_zone
+from console.domain.durations import Duration
+from console.domain.sla import SlaPolicy
+from console.domain.spikes import SpikeConfig
 
 CONFIG_ENV = "MENTIONDESK_CONFIG"
 DEFAULT_CONFIG_NAME = "mentiondesk.toml"
@@ -34,8 +29,6 @@ MIN_INTERVAL_S = 15
 Platform = Literal["x", "mastodon", "bluesky", "reddit", "rss", "demo"]
 UrgencyLevel = Literal["critical", "high", "normal", "low"]
 SourceKind = Literal["mentions", "search", "hashtag", "notifications", "inbox", "subreddit", "feed", "demo"]
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
 class ConfigError(ValueError):
@@ -47,20 +40,8 @@ class ConfigError(ValueError):
         super().__init__(f"{source}: " + "; ".join(problems))
 
 
-def parse_duration(value: Any) -> timedelta:
-    """Accept ``"15m"``, ``"1h"``, ``"2d"``, ``"90s"`` or a number of seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"{value!r} is not a duration: write e.g. '15m', '1h', '2d' or a number of seconds")
-    number, unit = match.groups()
-    return timedelta(seconds=float(number) * _UNIT_SECONDS[unit])
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+TOPIC_VOCABULARY: tuple[str, ...] = tuple(DEFAULT_TOPICS)
+"""The topics the classifier tags; templates are matched to mentions on these names."""
 
 
 class Strict(BaseModel):
@@ -75,14 +56,7 @@ class TeamConfig(Strict):
     name: str = "Social care"
     timezone: str = "UTC"
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'Europe/London'") from None
-        return value
+    _known_zone = field_validator("timezone")(known_zone)
 
 
 class DatabaseConfig(Strict):
@@ -99,6 +73,10 @@ class BrandConfig(Strict):
     competitor_of: str | None = None
     handles: dict[Platform, str] = Field(default_factory=dict)
     keywords: list[str] = Field(default_factory=list)
+    calendar: CalendarConfig | None = None
+    """Business hours for this brand's SLA clocks; without one the clocks run 24/7."""
+    sla: SlaPolicy | None = None
+    """This brand's own targets; without them the team's ``[sla]`` applies."""
 
 
 class QueryConfig(Strict):
@@ -129,45 +107,6 @@ class SourceConfig(Strict):
     def _interval_floor(cls, value: int) -> int:
         if value < MIN_INTERVAL_S:
             raise ValueError(f"must be ≥ {MIN_INTERVAL_S} s (got {value})")
-        return value
-
-
-class SlaPolicy(Strict):
-    """Response targets for one urgency level."""
-
-    urgency: UrgencyLevel
-    first_response: Duration
-    next_response: Duration | None = None
-    resolution: Duration | None = None
-
-    @model_validator(mode="after")
-    def _positive(self) -> SlaPolicy:
-        if self.first_response <= timedelta(0):
-            raise ValueError("first_response must be longer than zero")
-        return self
-
-
-def default_sla_policies() -> list[SlaPolicy]:
-    """Critical 15 min / high 1 h / normal 4 h / low 24 h for the first response."""
-    spec = [("critical", "15m", "4h"), ("high", "1h", "8h"), ("normal", "4h", "24h"), ("low", "24h", "72h")]
-    return [
-        SlaPolicy(urgency=u, first_response=parse_duration(f), resolution=parse_duration(r))  # type: ignore[arg-type]
-        for u, f, r in spec
-    ]
-
-
-class SlaConfig(Strict):
-    """SLA policies, one per urgency level."""
-
-    policies: list[SlaPolicy] = Field(default_factory=default_sla_policies)
-
-    @field_validator("policies")
-    @classmethod
-    def _one_per_urgency(cls, value: list[SlaPolicy]) -> list[SlaPolicy]:
-        seen = [p.urgency for p in value]
-        dupes = sorted({u for u in seen if seen.count(u) > 1})
-        if dupes:
-            raise ValueError(f"one policy per urgency level; repeated: {', '.join(dupes)}")
         return value
 
 
@@ -203,6 +142,17 @@ class TemplateConfig(Strict):
     body: str = Field(min_length=1)
     brand: str | None = None
     topics: list[str] = Field(default_factory=list)
+    sentiments: list[Literal["negative", "neutral", "positive"]] = Field(default_factory=list)
+    """The moods the reply fits; empty means any (an apology is offered for negative posts only)."""
+
+    @field_validator("topics")
+    @classmethod
+    def _known_topics(cls, value: list[str]) -> list[str]:
+        unknown = [t for t in value if t not in TOPIC_VOCABULARY]
+        if unknown:
+            known = ", ".join(TOPIC_VOCABULARY)
+            raise ValueError(f"unknown topic {', '.join(map(repr, unknown))}: the classifier tags {known}")
+        return value
 
 
 class XBudgetConfig(Strict):
@@ -239,6 +189,65 @@ class AlertsConfig(Strict):
     spikes: SpikeConfig = Field(default_factory=SpikeConfig)
 
 
+class EscalationQueue(Strict):
+    """A named queue that escalated mentions go to, with its members and its own response target."""
+
+    name: str = Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")
+    title: str = ""
+    members: list[str] = Field(default_factory=list)
+    """Usernames who work the queue (managers and admins see every queue)."""
+    first_response: Duration = timedelta(minutes=30)
+
+    @property
+    def label(self) -> str:
+        """The queue's name as people read it."""
+        return self.title or self.name.replace("_", " ").capitalize()
+
+
+def default_queues() -> list[EscalationQueue]:
+    """Supervisor, PR crisis, legal and security, as most care teams have them."""
+    spec = [("supervisor", "Supervisor", ["maya"], 30), ("pr_crisis", "PR crisis", ["maya"], 15),
+            ("legal", "Legal", [], 60), ("security", "Security", [], 30)]  # fmt: skip
+    return [EscalationQueue(name=n, title=t, members=m, first_response=timedelta(minutes=f)) for n, t, m, f in spec]
+
+
+DEFAULT_RUBRIC_QUEUES = {
+    "safety_health": "supervisor",
+    "harassment_discrimination": "supervisor",
+    "legal_threat": "legal",
+    "security_fraud": "security",
+    "press_viral": "pr_crisis",
+}
+
+
+class EscalationConfig(Strict):
+    """Escalation queues, and which of them the automatic triggers use."""
+
+    queues: list[EscalationQueue] = Field(default_factory=default_queues)
+    at_risk_queue: str | None = "supervisor"
+    """Where a mention goes when its clock is at risk and nobody answered (``""`` switches this off)."""
+    at_risk_lookback: Duration = timedelta(hours=24)
+    """Clocks that went at risk longer ago than this are left alone: switching escalation on (or a seeded
+    backlog) must not flood the supervisor with weeks-old misses."""
+    rubric: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RUBRIC_QUEUES))
+    """Critical rubric categories (docs/urgency.md) and the queue each goes to at once."""
+
+    @model_validator(mode="after")
+    def _queues_exist(self) -> EscalationConfig:
+        names = {q.name for q in self.queues}
+        problems = _unique(self.queues, "queues")
+        wanted = [("at_risk_queue", self.at_risk_queue)] + [(f"rubric.{k}", v) for k, v in self.rubric.items()]
+        problems += [f"{path}: unknown queue {name!r} (queues: {', '.join(sorted(names))})"
+                     for path, name in wanted if name and name not in names]  # fmt: skip
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def queue(self, name: str) -> EscalationQueue | None:
+        """The queue called ``name``."""
+        return next((q for q in self.queues if q.name == name), None)
+
+
 class AppConfig(Strict):
     """The whole ``mentiondesk.toml``."""
 
@@ -247,7 +256,8 @@ class AppConfig(Strict):
     brands: list[BrandConfig] = Field(default_factory=list)
     queries: list[QueryConfig] = Field(default_factory=list)
     sources: list[SourceConfig] = Field(default_factory=list)
-    sla: SlaConfig = Field(default_factory=SlaConfig)
+    sla: SlaPolicy = Field(default_factory=SlaPolicy)
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     voice: list[VoiceRules] = Field(default_factory=list)
     templates: list[TemplateConfig] = Field(default_factory=list)
     x: XBudgetConfig = Field(default_factory=XBudgetConfig)
@@ -264,10 +274,6 @@ class AppConfig(Strict):
     def brand(self, name: str) -> BrandConfig:
         """The brand called ``name``."""
         return next(b for b in self.brands if b.name == name)
-
-    def sla_policy(self, urgency: str) -> SlaPolicy | None:
-        """The policy for an urgency level, if one is configured."""
-        return next((p for p in self.sla.policies if p.urgency == urgency), None)
 
 
 def _unique(items: list[Any], section: str) -> list[str]:

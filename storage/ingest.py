@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, func, select, text, update
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.enums import MentionStatus
@@ -277,20 +277,24 @@ def _store_mentions_sqlite(session: Session, rows: list[tuple[Any, ...]]) -> tup
 
 
 def _record_native_replies(session: Session, mentions: Sequence[IncomingMention]) -> None:
-    """A brand post answering a mention is that mention's first response, wherever it was sent from."""
+    """A brand post answering a mention stops its SLA clock and is its first response, wherever it was sent from.
+
+    A reply older than the round it would stop (a reopened mention) answers an earlier round, not this one.
+    """
     for m in mentions:
         if not (m.is_brand_post and m.in_reply_to_id):
             continue
+        target = and_(Mention.platform == m.platform, Mention.external_id == m.in_reply_to_id)
         session.execute(
             update(Mention)
-            .where(
-                and_(
-                    Mention.platform == m.platform,
-                    Mention.external_id == m.in_reply_to_id,
-                    Mention.first_response_at.is_(None),
-                )
-            )
-            .values(first_response_at=m.created_at)
+            .where(target, Mention.first_response_at.is_(None))
+            .values(first_response_at=m.created_at, updated_at=utcnow())
+        )
+        waiting = or_(Mention.sla_started_at.is_(None), Mention.sla_started_at <= m.created_at)
+        session.execute(
+            update(Mention)
+            .where(target, Mention.sla_responded_at.is_(None), waiting)
+            .values(sla_responded_at=m.created_at, updated_at=utcnow())
         )
 
 

@@ -180,9 +180,22 @@ class Mention(Base):
         Index("ix_mentions_created_id", "created_at", "id"),  # the export order: no sort of ties by id
         Index(
             "ix_mentions_pending_due",
-            "sla_due_at",
+            "first_response_due_at",
             sqlite_where=text("first_response_at IS NULL"),
             postgresql_where=text("first_response_at IS NULL"),
+        ),
+        Index(
+            "ix_mentions_clock_running",
+            "sla_at_risk_at",
+            sqlite_where=text("sla_responded_at IS NULL AND sla_at_risk_at IS NOT NULL"),
+            postgresql_where=text("sla_responded_at IS NULL AND sla_at_risk_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_mentions_escalated",
+            "escalation_queue",
+            "escalated_at",
+            sqlite_where=text("escalation_queue IS NOT NULL"),
+            postgresql_where=text("escalation_queue IS NOT NULL"),
         ),
     )
 
@@ -215,8 +228,21 @@ class Mention(Base):
     urgency: Mapped[str | None] = mapped_column(String(16))
     priority: Mapped[int | None] = mapped_column(Integer)
     sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the running response round is due (first response, or next response after a follow-up or reopen)."""
+    sla_kind: Mapped[str | None] = mapped_column(String(16))
+    """``first_response`` or ``next_response``: what the round measures."""
+    sla_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_at_risk_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the configured share of the round's target (business time) has passed."""
+    sla_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """The brand reply that stopped the round; ``NULL`` while the clock runs."""
+    first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """The first round's due time, kept after later rounds: what first-response compliance is judged on."""
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalation_queue: Mapped[str | None] = mapped_column(String(32))
+    """The queue of the mention's open escalation (copied from ``escalations`` for the Inbox's filters)."""
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     author: Mapped[Author | None] = relationship(lazy="raise")
@@ -296,6 +322,8 @@ class Reply(Base):
     external_url: Mapped[str | None] = mapped_column(String(512))
     template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id", ondelete="SET NULL"))
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    """The worker (host:pid) that moved the reply to ``sending``: a dead claimant's row is settled at once."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -324,6 +352,8 @@ class Template(Base):
     name: Mapped[str] = mapped_column(String(120))
     body: Mapped[str] = mapped_column(Text)
     topics: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
+    sentiments: Mapped[list[str]] = mapped_column(JsonDoc, default=list, server_default=text("'[]'"))
+    """Sentiments the template fits (empty: any); an apology is never offered for a thank-you."""
     platform: Mapped[str | None] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -415,6 +445,96 @@ class Alert(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class Escalation(Base):
+    """A mention handed to an escalation queue, by a person or a trigger, with its reason.
+
+    ``trigger`` names what fired an automatic escalation (``sla_at_risk``, ``rubric:legal_threat``) and is
+    ``NULL`` for a person's: the unique constraint makes each trigger fire once per mention, and the partial
+    unique index keeps one open escalation per mention.
+    """
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        UniqueConstraint("mention_id", "trigger"),
+        Index(
+            "uq_escalations_open",
+            "mention_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        Index("ix_escalations_queue_open", "queue", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id", ondelete="CASCADE"))
+    queue: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    trigger: Mapped[str | None] = mapped_column(String(64))
+    escalated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """The queue's own response target for this escalation."""
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    end_action: Mapped[str | None] = mapped_column(String(16))
+    """``de-escalated``, ``handed_back``, ``moved`` (to another queue) or ``resolved``."""
+    end_note: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkerStatus(Base):
+    """A worker process's heartbeat and its last database outage, for the Sources page and ``sources``."""
+
+    __tablename__ = "workers"
+
+    owner: Mapped[str] = mapped_column(String(120), primary_key=True)
+    host: Mapped[str] = mapped_column(String(120))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_outage_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_outage_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outages: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReplyDraft(Base):
+    """An agent's unsent reply, kept in the store so a takeover or a reload never loses it."""
+
+    __tablename__ = "reply_drafts"
+
+    mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Presence(Base):
+    """Who has a mention open right now ("also viewing"), refreshed while the page is open."""
+
+    __tablename__ = "presence"
+    __table_args__ = (Index("ix_presence_seen", "seen_at"),)
+
+    mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SavedView(Base):
+    """A user's named Inbox view: the filters and sort as the URL's query string."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    query: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class MentionRollupDaily(Base):
@@ -519,6 +639,7 @@ __all__ = [
     "Brand",
     "BrandHandle",
     "Classification",
+    "Escalation",
     "LabelFeedback",
     "LoginAttempt",
     "Mention",
@@ -526,13 +647,17 @@ __all__ = [
     "MentionRollupHourly",
     "MentionTag",
     "Note",
+    "Presence",
     "ReplyState",
     "Reply",
+    "ReplyDraft",
     "ReplyRollupDaily",
     "RollupState",
+    "SavedView",
     "Setting",
     "Source",
     "Template",
     "TopicRollupDaily",
     "User",
+    "WorkerStatus",
 ]

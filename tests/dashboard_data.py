@@ -69,6 +69,7 @@ def _add(s: Any, row: tuple[Any, ...], brands: dict, users: dict, authors: dict,
         created_at=created, fetched_at=created + timedelta(seconds=30), sentiment=sentiment, urgency=urgency,
         priority=50, status=status, assignee_id=users[agent].id if agent else None,
         first_response_at=created + fr if fr else None, sla_due_at=created + due if due else None,
+        first_response_due_at=created + due if due else None,
         resolved_at=created + resolved if resolved else None, language="en", url=f"https://x.example/{name}",
     )  # fmt: skip
     s.add(m)

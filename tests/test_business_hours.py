@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from console.services.business_hours import (
+from console.domain.business_hours import (
     ALWAYS_OPEN,
     BusinessCalendar,
     CalendarConfig,

@@ -22,7 +22,7 @@ def _problems(data: dict) -> list[str]:
 def test_builtin_demo_config_is_valid() -> None:
     cfg = load_config(BUILTIN_CONFIG)
     assert {b.name for b in cfg.brands} >= {"Skyline Air", "Horizon Airways"}
-    assert cfg.sla_policy("critical").first_response == timedelta(minutes=15)
+    assert cfg.sla.targets("critical").first_response == timedelta(minutes=15)
 
 
 def test_interval_below_floor_names_its_path() -> None:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from console.services.spikes import (
+from console.domain.spikes import (
     Episode,
     EpisodeTracker,
     HourlySeries,

@@ -17,8 +17,8 @@ from console.services.settings import effective_voice_rules
 from console.services.voice import rules_for
 from console.ui.auth_gate import require_actor
 from console.ui.composer_panel import composer
-from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, local_time, sla_state
-from console.ui.resources import get_config, get_store, team_zone
+from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, local_time, sla_words
+from console.ui.resources import get_config, get_store, sla_clocks, team_zone
 from console.ui.safe import escape_markdown
 from storage.enums import OPEN_STATUSES, MentionStatus, ReplyState, Sentiment, Urgency
 
@@ -66,7 +66,8 @@ now = datetime.now(UTC)
 handle = f"@{detail.author.handle}" if detail.author else "unknown author"
 st.title(f"{PLATFORM_ICONS.get(m.platform, m.platform)} {handle}")
 st.caption(
-    f"{detail.brand or 'no brand'} · case MD-{m.id} · status **{m.status.value}** · {sla_state(m.sla_due_at, now)}"
+    f"{detail.brand or 'no brand'} · case MD-{m.id} · status **{m.status.value}** · "
+    f"{sla_words(sla_clocks(store.url).read(m, now))}"
 )
 
 

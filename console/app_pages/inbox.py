@@ -23,9 +23,9 @@ from console.services.inbox import (
 )
 from console.services.permissions import Actor, Permission, PermissionDenied
 from console.ui.auth_gate import require_actor
-from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, sla_state
+from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, sla_words
 from console.ui.inbox_table import queue_frame
-from console.ui.resources import filter_choices, get_store, team_zone
+from console.ui.resources import filter_choices, get_store, sla_clocks, team_zone
 from console.ui.safe import escape_markdown
 from storage.enums import OPEN_STATUSES, MentionStatus
 
@@ -113,7 +113,8 @@ def live_queue() -> None:
         free = [r for r in rows if r.assignee_id in (None, actor.id)]
         open_conversation((free or rows)[0].id)
     top[1].caption(f"Updated {now.astimezone(zone):%H:%M:%S} · refreshes every 15 s")
-    event = st.dataframe(queue_frame(rows, now, actor.username), hide_index=True, use_container_width=True,
+    frame = queue_frame(rows, now, sla_clocks(store.url), actor.username)
+    event = st.dataframe(frame, hide_index=True, use_container_width=True,
                          on_select="rerun", selection_mode="multi-row", key="inbox_table",
                          column_config={"ID": None})  # fmt: skip
     picked = [rows[i].id for i in (event.selection.rows if event and event.selection else []) if i < len(rows)]
@@ -145,7 +146,8 @@ def _pager(total: int, shown: int) -> None:
 def _preview(row: InboxRow, now: datetime) -> None:
     st.divider()
     st.markdown(f"**{PLATFORM_ICONS.get(row.platform, row.platform)} @{escape_markdown(row.handle or 'unknown')}** "
-                f"· {escape_markdown(row.brand or 'no brand')} · {sla_state(row.sla_due_at, now)}")  # fmt: skip
+                f"· {escape_markdown(row.brand or 'no brand')} · "
+                f"{sla_words(sla_clocks(store.url).read(row, now))}")  # fmt: skip
     st.markdown(escape_markdown(row.text))
     if row.assignee and row.assignee != actor.username:
         st.warning(f"{row.assignee} is handling this mention.")

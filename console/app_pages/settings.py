@@ -44,7 +44,7 @@ with store.read() as session:
     keywords = {b.name: list(b.keywords or []) for b in session.scalars(select(Brand))}
     users = svc.list_users(session, actor)
     voice = svc.effective_voice_rules(session, cfg)
-    sla = svc.effective_sla_policies(session, cfg)
+    sla = svc.effective_sla_policy(session, cfg).policies
 
 with tabs[0]:
     st.dataframe(pd.DataFrame([{"Source": h.name, "Platform": h.platform, "Health": h.health, "Enabled": h.enabled,
@@ -94,16 +94,27 @@ with tabs[3]:
         save("Voice rules", svc.save_voice_rules, cfg, update)
 
 with tabs[4]:
+    st.caption("Targets count each brand's business hours unless 'business hours' is off for a level. "
+               "Next response applies to follow-ups after the brand answered and to reopened mentions.")  # fmt: skip
     edited = st.data_editor(
-        pd.DataFrame([{"urgency": p.urgency, "first_response_min": p.first_response.total_seconds() / 60,
-                       "resolution_h": (p.resolution.total_seconds() / 3600) if p.resolution else None} for p in sla]),
-        hide_index=True, disabled=["urgency"], key="sla_editor",
+        pd.DataFrame([{"Urgency": p.urgency, "First response (min)": p.first_response.total_seconds() / 60,
+                       "Next response (min)": p.next_response.total_seconds() / 60 if p.next_response else None,
+                       "Resolution (h)": p.resolution.total_seconds() / 3600 if p.resolution else None,
+                       "Business hours": p.business_hours} for p in sla]),
+        hide_index=True, disabled=["Urgency"], key="sla_editor",
     )  # fmt: skip
     if st.button("Save SLA policies", key="sla_save"):
-        rows = edited.to_dict("records")
-        policies = [{"urgency": r["urgency"], "first_response": float(r["first_response_min"]) * 60,
-                     **({"resolution": float(r["resolution_h"]) * 3600} if pd.notna(r["resolution_h"]) else {})}
-                    for r in rows]  # fmt: skip
+
+        def _seconds(value: object, unit: int) -> dict[str, float]:
+            return {} if value is None or pd.isna(value) else {"s": float(value) * unit}  # type: ignore[arg-type]
+
+        policies = [
+            {"urgency": r["Urgency"], "business_hours": bool(r["Business hours"]),
+             "first_response": float(r["First response (min)"]) * 60,
+             **{k: v["s"] for k, v in (("next_response", _seconds(r["Next response (min)"], 60)),
+                                      ("resolution", _seconds(r["Resolution (h)"], 3600))) if v}}
+            for r in edited.to_dict("records")
+        ]  # fmt: skip
         save("SLA policies", svc.save_sla_policies, policies)
 
 with tabs[5]:

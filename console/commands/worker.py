@@ -17,6 +17,7 @@ from console.services.catalog import sync_config
 from console.services.rollup import refresh_step
 from console.services.store import Store, open_store
 from console.worker.alerts_step import alerts_step, channels_for
+from console.worker.desk_step import desk_step
 from console.worker.factory import ConnectorFactory
 from console.worker.loop import run_forever, run_once, worker_id
 from console.worker.outbox_step import outbox_step
@@ -48,15 +49,19 @@ def classifier_step(cfg: AppConfig) -> Step | None:
     except Exception as exc:  # a missing model must not stop fetching or sending
         click.echo(f"mentiondesk: classification is OFF, the model did not load: {exc}", err=True)
         return None
-    return classify_step(model, cfg.classifier.batch_size)
+    return classify_step(model, cfg.classifier.batch_size, cfg)
 
 
 def build_steps(store: Store, cfg: AppConfig, factory: ConnectorFactory, *, classify: bool) -> list[Step]:
-    """Outbox first (replies are waited on by people), then classification, spike alerts, dashboard rollups."""
+    """Outbox first (replies are waited on by people), then classification and SLA clocks, escalations, spikes.
+
+    Dashboard rollups come last: they read what the other steps wrote.
+    """
     steps: list[Step] = [outbox_step(factory)]
     step = classifier_step(cfg) if classify else None
     if step is not None:
         steps.append(step)
+    steps.append(desk_step(cfg, channels_for(cfg, factory.context.secrets)))
     if cfg.alerts.enabled:
         steps.append(alerts_step(cfg, channels_for(cfg, factory.context.secrets)))
     steps.append(refresh_step())  # dashboard rollups: only the days changed since the last pass

@@ -69,6 +69,15 @@ def _parse_range(part: str) -> Interval:
     return (start, end)
 
 
+def known_zone(value: str) -> str:
+    """Validate an IANA time zone name (a pydantic validator for every ``timezone`` field)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'Europe/London'") from None
+    return value
+
+
 def _require_utc(t: datetime, name: str = "datetime") -> datetime:
     if t.tzinfo is None:
         raise ValueError(f"{name} must be timezone-aware (UTC); got naive {t.isoformat()}")
@@ -195,14 +204,7 @@ class CalendarConfig(BaseModel):
     hours: Mapping[str, str] | None = None
     holidays: Sequence[date] = ()
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/London'") from None
-        return value
+    _known_zone = field_validator("timezone")(known_zone)
 
     @field_validator("hours")
     @classmethod

@@ -1,8 +1,8 @@
 """Spike and crisis alerts: detect from hourly counts in SQL, record each episode once, deliver it.
 
 The worker calls :func:`check_spikes` every minute or so.  It scores the last completed
-hours of each brand with :mod:`console.services.spikes`, keeps episodes in the ``alerts``
-table (open ones are fed back into an :class:`~console.services.spikes.EpisodeTracker`,
+hours of each brand with :mod:`console.domain.spikes`, keeps episodes in the ``alerts``
+table (open ones are fed back into an :class:`~console.domain.spikes.EpisodeTracker`,
 so a restart does not announce a running spike again), and sends each new episode to a
 Slack-compatible webhook and/or by email.  Delivery is retried on later runs until it
 succeeds and is then marked ``notified_at``: one message per episode, not one per minute.
@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from console.services.spikes import (
+from console.domain.spikes import (
     HOUR,
     Episode,
     EpisodeTracker,
@@ -276,8 +276,12 @@ def slack_escape(text: str) -> str:
 
 
 def summary_line(alert: Alert) -> str:
-    """One line: what spiked, for which brand, since when."""
+    """One line: what spiked, for which brand, since when (or which mention was escalated, and why)."""
     d = alert.details
+    if alert.metric == "escalation":
+        when = alert.started_at.strftime("%Y-%m-%d %H:%M UTC")
+        return (f"{d.get('brand', '?')} mention MD-{d.get('mention_id')} escalated to {d.get('queue_label')} "
+                f"at {when}: {d.get('reason')}")  # fmt: skip
     what = "Mention volume" if alert.metric == SpikeMetric.VOLUME else "Negative share"
     if alert.metric == SpikeMetric.VOLUME:
         figure = f"{d.get('value', 0):.0f} mentions/h vs {d.get('baseline', 0):.0f} usual"
@@ -292,8 +296,10 @@ def slack_payload(alert: Alert, channels: AlertChannels) -> dict[str, Any]:
     d = alert.details
     line = slack_escape(summary_line(alert))
     terms = ", ".join(slack_escape(t) for t in d.get("top_terms", [])) or "—"
-    examples = "\n".join(f"> {slack_escape(' '.join(e.split()))[:280]}" for e in d.get("examples", []))
-    body = f"*{line}*\nTop terms: {terms}" + (f"\n{examples}" if examples else "")
+    excerpts = d.get("examples") or ([d["excerpt"]] if d.get("excerpt") else [])
+    examples = "\n".join(f"> {slack_escape(' '.join(e.split()))[:280]}" for e in excerpts)
+    body = f"*{line}*" + (f"\nTop terms: {terms}" if "top_terms" in d else "")
+    body += f"\n{examples}" if examples else ""
     if channels.console_url:
         body += f"\n<{channels.console_url}|Open mentiondesk>"
     return {"text": line, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": body}}]}
@@ -306,8 +312,11 @@ def email_message(alert: Alert, channels: AlertChannels) -> EmailMessage:
     message["Subject"] = "[mentiondesk] " + " ".join(summary_line(alert).split())[:180]
     message["From"] = channels.email_from
     message["To"] = ", ".join(channels.email_to)
-    lines = [summary_line(alert), "", "Top terms: " + (", ".join(d.get("top_terms", [])) or "—"), "", "Examples:"]
-    lines += [f"  - {' '.join(e.split())[:400]}" for e in d.get("examples", [])]
+    lines = [summary_line(alert), ""]
+    if "top_terms" in d:
+        lines += ["Top terms: " + (", ".join(d["top_terms"]) or "—"), ""]
+    lines += ["Examples:" if "examples" in d else "Post:"]
+    lines += [f"  - {' '.join(e.split())[:400]}" for e in d.get("examples") or [d.get("excerpt", "")]]
     if channels.console_url:
         lines += ["", f"Console: {channels.console_url}"]
     message.set_content("\n".join(lines))
@@ -315,8 +324,8 @@ def email_message(alert: Alert, channels: AlertChannels) -> EmailMessage:
 
 
 def recent_alerts(session: Session, since: datetime, brand_ids: Sequence[int] = ()) -> list[Alert]:
-    """Alerts that started after ``since`` or are still open, newest first, for the console."""
-    query = select(Alert).where(or_(Alert.started_at >= since, Alert.ended_at.is_(None)))
+    """Spike alerts that started after ``since`` or are still open, newest first, for the dashboard."""
+    query = select(Alert).where(or_(Alert.started_at >= since, Alert.ended_at.is_(None)), Alert.metric != "escalation")
     if brand_ids:
         query = query.where(and_(Alert.brand_id.in_(list(brand_ids))))
     return list(session.scalars(query.order_by(Alert.started_at.desc()).limit(50)))

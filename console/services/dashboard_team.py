@@ -2,12 +2,12 @@
 
 Response times here are the mention-level ones stored on each row (created -> first reply
 sent, created -> resolved, created -> fetched), in wall-clock seconds.  Compliance judges
-the stored ``sla_due_at``, which the SLA service computed in the brand's business hours.
-A running first response already past its due time counts as a miss, as in
-:func:`console.services.sla_reports.summarize`, so an ignored backlog never looks compliant.
+the stored ``first_response_due_at``, which :mod:`console.services.sla_clocks` computed in the
+brand's business hours.  A running first response already past its due time counts as a miss,
+so an ignored backlog never looks compliant.
 
 The inputs are the grouped frames of :mod:`console.services.dashboard_sources`; medians and
-p90s are exact (linear interpolation, as :func:`console.services.sla_reports.percentile`),
+p90s are exact (linear interpolation, numpy's default and PostgreSQL's ``percentile_cont``),
 computed with numpy over every duration of the range.
 """
 
@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 from console.services.dashboard_filters import DashboardFilters, with_periods
 from console.services.dashboard_sources import BACKLOG_AGES, OLDEST_AGE, UNCLASSIFIED
 from console.services.rollup import DURATIONS, unpack
-from console.services.sla_reports import NO_AGENT
 from storage.models import Brand, User
 
+NO_AGENT = "(unassigned)"
 SLA_DIMENSIONS = ("brand", "platform", "agent", "urgency")
 RESPONSE_BUCKETS = ((15 * 60, "< 15 min"), (3600, "15-60 min"), (4 * 3600, "1-4 h"), (24 * 3600, "4-24 h"))
 SLOWEST_BUCKET = "> 24 h"

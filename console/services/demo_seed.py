@@ -19,6 +19,7 @@ from connectors.demo.records import GeneratedMention
 from connectors.demo.world import DEFAULT_WORLD
 from console.config import AppConfig
 from console.services.catalog import sync_config
+from console.services.sla_clocks import SlaClocks, start_clocks
 from console.services.store import Store
 from console.services.users import create_user
 from storage.enums import MentionStatus, ReplyState, Role
@@ -35,6 +36,43 @@ from empty: with the statistics of a near-empty table (and no autovacuum to catc
 chunk's key look-ups as scans, and a million-mention seed slowed to ~6,000 mentions a minute (~70,000 once
 analysed)."""
 URGENCY_BASE = {"critical": 85, "high": 65, "normal": 40, "low": 15}
+CLASSIFIER_TOPICS = {
+    "account_hacked": ["account_security"],
+    "data_breach": ["account_security"],
+    "fraud": ["account_security", "billing"],
+    "app_crash": ["outage"],
+    "outage": ["outage"],
+    "slow_data": ["outage", "complaint"],
+    "wifi": ["outage", "complaint"],
+    "billing": ["billing"],
+    "refund": ["billing", "request"],
+    "contract": ["billing", "complaint"],
+    "roaming": ["billing", "complaint"],
+    "lost_luggage": ["delivery_luggage"],
+    "damaged_luggage": ["delivery_luggage"],
+    "late_delivery": ["delivery_luggage"],
+    "courier": ["delivery_luggage", "complaint"],
+    "missing_item": ["delivery_luggage", "complaint"],
+    "wrong_order": ["delivery_luggage", "complaint"],
+    "cold_food": ["complaint"],
+    "delay": ["complaint"],
+    "cancellation": ["complaint", "request"],
+    "customer_service": ["complaint"],
+    "food_poisoning": ["complaint"],
+    "safety": ["complaint"],
+    "legal": ["complaint"],
+    "competitor_complaint": ["complaint"],
+    "booking": ["question"],
+    "plan_question": ["question"],
+    "promo_question": ["question"],
+    "contact": ["request"],
+    "praise": ["praise"],
+    "crew_praise": ["praise"],
+    "followup_thanks": ["praise"],
+    "competitor_praise": ["praise"],
+}
+"""The generator's story topics in the classifier's vocabulary, so seeded history filters and templates like live
+mentions (spam, chatter and news carry no care topic)."""
 STAFF = (
     ("admin", Role.ADMIN, "Ada Admin"),
     ("maya", Role.MANAGER, "Maya Manager"),
@@ -103,9 +141,15 @@ class _Seeder:
     """Applies generated history (labels, outcomes, replies) on top of ingested mentions."""
 
     def __init__(
-        self, cfg: AppConfig, brands: dict[str, int], users: dict[str, int], seed: int, sources: dict[str, int]
+        self,
+        cfg: AppConfig,
+        brands: dict[str, int],
+        users: dict[str, int],
+        seed: int,
+        sources: dict[str, int],
+        now: datetime,
     ) -> None:
-        self.cfg, self.brands, self.users = cfg, brands, users
+        self.cfg, self.brands, self.users, self.now = cfg, brands, users, now
         self.rng = random.Random(seed)
         self.sources = demo_sources(cfg, sources)
 
@@ -151,15 +195,7 @@ class _Seeder:
             mention_id = ids[(g.mention.platform, g.mention.external_id)]
             followers = g.mention.author.followers if g.mention.author else 0
             priority = seed_priority(g.urgency, followers, self.rng)
-            policy = self.cfg.sla_policy(g.urgency)
-            due = g.mention.created_at + policy.first_response if policy and g.mention.replyable else None
-            row = {
-                "id": mention_id,
-                "sentiment": g.sentiment,
-                "urgency": g.urgency,
-                "priority": priority,
-                "sla_due_at": due,
-            }
+            row = {"id": mention_id, "sentiment": g.sentiment, "urgency": g.urgency, "priority": priority}
             row.update(self._outcome(g, mention_id, replies))
             updates.append(row)
             neg, neu, pos = _probabilities(g.sentiment, self.rng)
@@ -167,14 +203,16 @@ class _Seeder:
                 {"mention_id": mention_id, "model_name": SEED_MODEL[0], "model_version": SEED_MODEL[1],
                  "sentiment": g.sentiment, "p_negative": neg, "p_neutral": neu, "p_positive": pos,
                  "urgency": g.urgency, "urgency_score": URGENCY_BASE[g.urgency] / 100, "priority": priority,
-                 "topics": [g.topic], "language": g.mention.language, "explanation": [], "is_current": True,
-                 "created_at": g.mention.fetched_at}
+                 "topics": CLASSIFIER_TOPICS.get(g.topic, []), "language": g.mention.language, "explanation": [],
+                 "is_current": True, "created_at": g.mention.fetched_at}
             )  # fmt: skip
         if updates:
             session.execute(update(Mention), updates)
             session.execute(insert(Classification), labels)
         if replies:
             session.execute(insert(Reply), replies)
+        # the same path as live mentions: due in the brand's business hours, stopped by the seeded reply
+        start_clocks(session, SlaClocks.load(session, self.cfg), [row["id"] for row in updates], now=self.now)
 
     def _outcome(self, g: GeneratedMention, mention_id: int, replies: list[dict[str, object]]) -> dict[str, object]:
         o = g.outcome
@@ -234,7 +272,7 @@ def seed_demo(
     with store.transaction() as session:
         catalog = sync_config(session, cfg)
         users = ensure_demo_users(session)
-    seeder = _Seeder(cfg, catalog.brands, users, seed, catalog.sources)
+    seeder = _Seeder(cfg, catalog.brands, users, seed, catalog.sources, now)
     total = IngestResult()
     generated = generate_mentions(mentions, seed=seed, start=now - timedelta(days=days), end=now - timedelta(minutes=1))
     stored, next_statistics = 0, STATISTICS_FIRST

@@ -63,6 +63,11 @@ class InboxRow:
     replyable: bool
     assignee_id: int | None = None
     replyable_reason: str = ""
+    brand_id: int | None = None
+    sla_at_risk_at: datetime | None = None
+    sla_started_at: datetime | None = None
+    sla_responded_at: datetime | None = None
+    escalation_queue: str | None = None
     reason: str = ""
     topics: tuple[str, ...] = ()
 
@@ -149,6 +154,11 @@ def _queue_query(filters: InboxFilters) -> Select[Any]:
             Mention.replyable,
             Mention.assignee_id,
             Mention.replyable_reason,
+            Mention.brand_id,
+            Mention.sla_at_risk_at,
+            Mention.sla_started_at,
+            Mention.sla_responded_at,
+            Mention.escalation_queue,
         )  # fmt: skip
         .outerjoin(Brand, Brand.id == Mention.brand_id)
         .outerjoin(Author, Author.id == Mention.author_id)

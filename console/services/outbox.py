@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.base import Author as AuthorRecord
 from connectors.base import Mention as MentionRecord
 from connectors.base import Metrics
+from console.services.sla_clocks import stop_clocks
 from storage.enums import INFLIGHT_REPLY_STATES, ReplyState
 from storage.models import AuditEntry, Author, Mention, Reply, User
 
@@ -141,13 +142,11 @@ def settle_reply(
 
 
 def record_first_response(session: Session, mention_id: int, at: datetime) -> None:
-    """Stamp the mention's first response time, unless an earlier response already did."""
-    session.execute(
-        update(Mention)
-        .where(Mention.id == mention_id, Mention.first_response_at.is_(None))
-        .values(first_response_at=at)
-        .execution_options(synchronize_session=False)
-    )
+    """A reply reached the network at ``at``: it stops the mention's SLA clock and its thread's.
+
+    It is the mention's first response unless one came earlier (see :func:`console.services.sla_clocks.stop_clocks`).
+    """
+    stop_clocks(session, mention_id, at)
 
 
 def _actor(session: Session, user_id: int | None) -> str:

@@ -111,7 +111,7 @@ def sla_measures(now: datetime | None) -> list[ColumnElement[int]]:
     ``now=None`` counts every unanswered target as overdue: the stored form, valid for any day
     whose targets have all passed (:func:`plan` reads the other days raw).
     """
-    due, answered = Mention.sla_due_at, Mention.first_response_at
+    due, answered = Mention.first_response_due_at, Mention.first_response_at
     unanswered = and_(answered.is_(None), due.is_not(None))
     if now is not None:
         unanswered = and_(unanswered, due < now)
@@ -322,7 +322,7 @@ def changed_days(session: Session, watermark: datetime) -> set[datetime]:
 def pending_days(session: Session, now: datetime) -> set[datetime]:
     """UTC days holding an unanswered first-response target not yet due at ``now``."""
     day = bucket(session, Mention.created_at, "day")
-    query = select(day).where(Mention.first_response_at.is_(None), Mention.sla_due_at >= now).distinct()
+    query = select(day).where(Mention.first_response_at.is_(None), Mention.first_response_due_at >= now).distinct()
     return {as_utc(d) for d in session.scalars(query)}
 
 

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.config import AppConfig, SlaPolicy, VoiceRules, format_errors
+from console.config import AppConfig, VoiceRules, format_errors
+from console.domain.sla import SlaPolicy, SlaTargets
 from console.services import audit
 from console.services.auth import revoke_all
 from console.services.composer import VARIABLES, TemplateError, template_variables
@@ -64,28 +65,31 @@ def save_voice_rules(session: Session, actor: Actor, cfg: AppConfig, rules: dict
     return new
 
 
-def effective_sla_policies(session: Session, cfg: AppConfig) -> list[SlaPolicy]:
-    """SLA policies edited in the console, else the config file's."""
+def effective_sla_policy(session: Session, cfg: AppConfig) -> SlaPolicy:
+    """The team's SLA policy: targets edited in the console, else the config file's."""
     stored = _get(session, SLA_KEY)
-    return [SlaPolicy.model_validate(p) for p in stored] if stored is not None else list(cfg.sla.policies)
+    if stored is None:
+        return cfg.sla
+    return cfg.sla.model_copy(update={"policies": SlaPolicy(policies=stored).policies})
 
 
-def save_sla_policies(session: Session, actor: Actor, policies: Sequence[dict[str, Any]]) -> list[SlaPolicy]:
-    """Validate and store all SLA policies (durations as ``15m``, ``1h`` or seconds)."""
+def _targets_json(t: SlaTargets) -> dict[str, Any]:
+    durations = {"first_response": t.first_response, "next_response": t.next_response, "resolution": t.resolution}
+    seconds = {name: value.total_seconds() for name, value in durations.items() if value is not None}
+    return {"urgency": t.urgency, "business_hours": t.business_hours, **seconds}
+
+
+def save_sla_policies(session: Session, actor: Actor, policies: Sequence[dict[str, Any]]) -> list[SlaTargets]:
+    """Validate and store the targets of every urgency level (durations as ``15m``, ``1h`` or seconds).
+
+    The worker applies them to clocks it starts from then on and to rounds whose urgency changes.
+    """
     require(actor, Permission.ADMIN)
     try:
-        parsed = [SlaPolicy.model_validate(p) for p in policies]
+        parsed = SlaPolicy(policies=[SlaTargets.model_validate(p) for p in policies]).policies
     except ValidationError as exc:
         raise SettingsError("; ".join(format_errors(exc))) from None
-    levels = [p.urgency for p in parsed]
-    if len(set(levels)) != len(levels):
-        raise SettingsError("one SLA policy per urgency level")
-    as_json = [
-        {"urgency": p.urgency, "first_response": p.first_response.total_seconds(),
-         **({"resolution": p.resolution.total_seconds()} if p.resolution else {})}
-        for p in parsed
-    ]  # fmt: skip
-    _put(session, actor, SLA_KEY, as_json)
+    _put(session, actor, SLA_KEY, [_targets_json(p) for p in parsed])
     return parsed
 
 

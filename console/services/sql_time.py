@@ -61,7 +61,7 @@ def percentiles_by_group(
     PostgreSQL uses ``percentile_cont``.  SQLite has no ordered-set aggregates, so a window
     query ranks each group's values and returns only the two rows around each wanted rank;
     Python interpolates between those two values.  Both match
-    :func:`console.services.sla_reports.percentile`.
+    numpy's linear percentile.
     """
     if is_postgres(session):
         return _pg_percentiles(session, value, group, where, qs, from_)

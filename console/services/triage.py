@@ -15,12 +15,15 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from console.services import audit
+from console.services.escalations import close_on_resolve
 from console.services.permissions import Actor, Permission, require
+from console.services.sla_clocks import SlaClocks, clocks_or_config, reopen_clock, start_clocks
 from storage.enums import FeedbackField, MentionStatus, Sentiment, Urgency
 from storage.models import Classification, LabelFeedback, Mention, MentionTag, Note, User
 
 MAX_NOTE_CHARS = 5_000
 MAX_BULK = 500
+CLOSED = (MentionStatus.RESOLVED, MentionStatus.IGNORED, MentionStatus.SPAM)
 LABEL_VALUES = {
     FeedbackField.SENTIMENT: {s.value for s in Sentiment},
     FeedbackField.URGENCY: {u.value for u in Urgency},
@@ -118,23 +121,39 @@ def release(session: Session, actor: Actor, mention_id: int) -> None:
     audit.record(session, actor, "mention.release", "mention", mention_id, before=before, after={"assignee": None})
 
 
-def _apply_status(session: Session, actor: Actor, m: Mention, status: MentionStatus, now: datetime) -> bool:
+def _apply_status(
+    session: Session, actor: Actor, m: Mention, status: MentionStatus, now: datetime, clocks: SlaClocks | None
+) -> bool:
+    """Closing ends the mention's escalation; reopening a closed one starts a next-response round."""
     if m.status is status:
         return False
-    before = {"status": m.status.value}
+    before: dict[str, object] = {"status": m.status.value}
+    after: dict[str, object] = {"status": status.value}
+    reopened = m.status in CLOSED and status not in CLOSED
     m.status = status
-    m.resolved_at = now if status in (MentionStatus.RESOLVED, MentionStatus.IGNORED, MentionStatus.SPAM) else None
+    m.resolved_at = now if status in CLOSED else None
     m.updated_at = now
-    audit.record(session, actor, "mention.status", "mention", m.id, before=before, after={"status": status.value})
+    if status in CLOSED:
+        close_on_resolve(session, actor, m.id, now)
+    elif reopened and (rnd := reopen_clock(session, clocks_or_config(session, clocks), m, now)) is not None:
+        after["sla_due_at"] = rnd.due_at.isoformat()
+    audit.record(session, actor, "mention.status", "mention", m.id, before=before, after=after)
     return True
 
 
 def set_status(
-    session: Session, actor: Actor, mention_id: int, status: MentionStatus | str, *, now: datetime | None = None
+    session: Session,
+    actor: Actor,
+    mention_id: int,
+    status: MentionStatus | str,
+    *,
+    now: datetime | None = None,
+    clocks: SlaClocks | None = None,
 ) -> bool:
     """Move a mention to ``status`` (resolve, ignore, spam, reopen...); True if it changed."""
     require(actor, Permission.TRIAGE)
-    return _apply_status(session, actor, _mention(session, mention_id), MentionStatus(status), now or datetime.now(UTC))
+    m, target = _mention(session, mention_id), MentionStatus(status)
+    return _apply_status(session, actor, m, target, now or datetime.now(UTC), clocks)
 
 
 def _bulk_ids(ids: Sequence[int]) -> list[int]:
@@ -145,13 +164,19 @@ def _bulk_ids(ids: Sequence[int]) -> list[int]:
 
 
 def bulk_set_status(
-    session: Session, actor: Actor, ids: Sequence[int], status: MentionStatus | str, *, now: datetime | None = None
+    session: Session,
+    actor: Actor,
+    ids: Sequence[int],
+    status: MentionStatus | str,
+    *,
+    now: datetime | None = None,
+    clocks: SlaClocks | None = None,
 ) -> BulkResult:
     """Set the status of many mentions (e.g. mark a wave of spam); each change is audited."""
     require(actor, Permission.TRIAGE)
     now, target, result = now or datetime.now(UTC), MentionStatus(status), BulkResult()
-    for m in session.scalars(select(Mention).where(Mention.id.in_(_bulk_ids(ids)))):
-        if _apply_status(session, actor, m, target, now):
+    for m in list(session.scalars(select(Mention).where(Mention.id.in_(_bulk_ids(ids))))):
+        if _apply_status(session, actor, m, target, now, clocks):
             result.changed.append(m.id)
         else:
             result.skipped[m.id] = f"already {target.value}"
@@ -233,9 +258,18 @@ def add_note(session: Session, actor: Actor, mention_id: int, body: str) -> Note
 
 
 def correct_label(
-    session: Session, actor: Actor, mention_id: int, label: FeedbackField | str, value: str
+    session: Session,
+    actor: Actor,
+    mention_id: int,
+    label: FeedbackField | str,
+    value: str,
+    *,
+    clocks: SlaClocks | None = None,
 ) -> LabelFeedback | None:
-    """Correct sentiment or urgency: the mention shows the new value and the fix is kept as training feedback."""
+    """Correct sentiment or urgency: the mention shows the new value and the fix is kept as training feedback.
+
+    A new urgency recomputes the SLA clock's due time from the round's start.
+    """
     require(actor, Permission.TRIAGE)
     which = FeedbackField(label)
     if value not in LABEL_VALUES[which]:
@@ -251,6 +285,9 @@ def correct_label(
                              field=which, old_value=old, new_value=value)  # fmt: skip
     session.add(feedback)
     setattr(m, which.value, value)
+    m.updated_at = datetime.now(UTC)
+    if which is FeedbackField.URGENCY:
+        start_clocks(session, clocks_or_config(session, clocks), [mention_id])
     audit.record(session, actor, "mention.label", "mention", mention_id,
                  before={which.value: old}, after={which.value: value})  # fmt: skip
     return feedback

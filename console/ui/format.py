@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from console.domain.sla import ClockReading, ClockState
+
 PLATFORM_ICONS = {"x": "𝕏", "mastodon": "🐘", "bluesky": "🦋", "reddit": "👽", "rss": "📰", "demo": "🧪"}
 SENTIMENT_CHIPS = {"negative": "🔴 negative", "neutral": "⚪ neutral", "positive": "🟢 positive"}
 URGENCY_CHIPS = {"critical": "🚨 critical", "high": "🟠 high", "normal": "🔵 normal", "low": "⚪ low"}
@@ -36,13 +38,24 @@ def local_time(at: datetime | None, zone: ZoneInfo) -> str:
     return at.astimezone(zone).strftime("%a %d %b %H:%M %Z")
 
 
-def sla_state(due: datetime | None, now: datetime | None = None, at_risk: timedelta = timedelta(minutes=15)) -> str:
-    """On time, at risk or breached — as a colour and in words."""
-    if due is None:
-        return "no SLA"
-    left = due - (now or datetime.now(UTC))
-    if left.total_seconds() < 0:
-        return f"🔴 breached {duration_words(left)} ago"
-    if left <= at_risk:
-        return f"🟠 at risk: {duration_words(left)} left"
-    return f"🟢 on time: {duration_words(left)} left"
+CLOCK_WORDS = {
+    ClockState.ON_TIME: "🟢 on time", ClockState.AT_RISK: "🟠 at risk", ClockState.PAUSED: "⏸️ paused",
+    ClockState.BREACHED: "🔴 breached", ClockState.MET: "✅ answered in time", ClockState.MISSED: "☑️ answered late",
+    ClockState.CLOSED: "⚪ closed unanswered", ClockState.NONE: "— no SLA",
+}  # fmt: skip
+"""Each SLA state's colour and words, the same on every page."""
+
+
+def sla_words(reading: ClockReading) -> str:
+    """The clock in words: ``🟠 at risk · 12 min left``, ``⏸️ paused · 40 min left``, ``🔴 breached · 25 min ago``."""
+    words = CLOCK_WORDS[reading.state]
+    left = reading.seconds_left
+    if reading.state is ClockState.BREACHED and left is not None:
+        return f"{words} · {duration_words(timedelta(seconds=left))} ago"
+    if reading.state is ClockState.PAUSED and left is not None:
+        return f"{words} · {duration_words(timedelta(seconds=left))} left (outside business hours)"
+    if reading.running and left is not None:
+        return f"{words} · {duration_words(timedelta(seconds=left))} left"
+    if reading.state in (ClockState.MET, ClockState.MISSED) and reading.response_seconds is not None:
+        return f"{words} ({duration_words(timedelta(seconds=reading.response_seconds))})"
+    return words

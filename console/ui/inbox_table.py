@@ -8,7 +8,8 @@ from datetime import datetime
 import pandas as pd
 
 from console.services.inbox import InboxRow
-from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, age, sla_state
+from console.services.sla_clocks import SlaClocks
+from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, age, sla_words
 from console.ui.safe import excerpt
 
 
@@ -36,7 +37,7 @@ def urgency_cell(row: InboxRow) -> str:
     return f"{chip} · {row.reason}" if row.reason else chip
 
 
-def queue_frame(rows: Sequence[InboxRow], now: datetime, me: str | None = None) -> pd.DataFrame:
+def queue_frame(rows: Sequence[InboxRow], now: datetime, clocks: SlaClocks, me: str | None = None) -> pd.DataFrame:
     """The table the agent scans: every column a plain string or number (rendered as text)."""
     return pd.DataFrame(
         [
@@ -48,7 +49,7 @@ def queue_frame(rows: Sequence[InboxRow], now: datetime, me: str | None = None) 
                 "Age": age(r.created_at, now),
                 "Sentiment": SENTIMENT_CHIPS.get(r.sentiment or "", "—"),
                 "Urgency (why)": urgency_cell(r),
-                "SLA": sla_state(r.sla_due_at, now),
+                "SLA": sla_words(clocks.read(r, now)),
                 "Assignee": ("you" if me and r.assignee == me else r.assignee) or "unassigned",
                 "Replyable": "↩️ yes" if r.replyable else "👂 listen-only",
                 "Status": r.status,

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from console.config import AppConfig, load_config
+from console.services.sla_clocks import SlaClocks
 from console.services.store import Store, open_store
 
 
@@ -66,3 +67,10 @@ def suggestion_encoder() -> object | None:
         logging.getLogger(__name__).exception("sentence encoder unavailable; suggestions fall back to TF-IDF")
         return None
     return EmbeddingEncoder(MemoizedEmbedder(model)) if hasattr(model, "embed") else None
+
+
+@st.cache_resource(ttl=60, show_spinner=False)
+def sla_clocks(url: str) -> SlaClocks:
+    """Every brand's calendar and SLA targets (Settings edits show within a minute), keyed by store URL."""
+    with get_store().read() as session:
+        return SlaClocks.load(session, get_config())

@@ -2,9 +2,10 @@
 
 The classifier is anything with ``name``, ``version`` and ``classify(texts) -> list[Scores]``
 (:class:`classifiers.base.Classifier`).  Each batch is one transaction: the ``Classification`` rows
-(``is_current``) and the denormalised ``sentiment``/``urgency``/``priority`` on the mention commit
-together.  Two workers scoring the same mention cannot both write: the insert skips a row the
-unique indexes already hold.
+(``is_current``), the denormalised ``sentiment``/``urgency``/``priority`` on the mention, its SLA clock
+(due in its brand's business hours for its urgency) and the escalations of critical rubric categories
+commit together, so no scored mention is ever without its due time.  Two workers scoring the same
+mention cannot both write: the insert skips a row the unique indexes already hold.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from sqlalchemy.orm import Session
 
 from classifiers.base import Classifier, Scores
 from classifiers.priority import PriorityInputs, priority
+from console.config import AppConfig
+from console.services.escalations import rubric_escalations
+from console.services.sla_clocks import SlaClocks, start_clocks
 from console.services.store import Store
 from storage.models import Author, Classification, Mention, utcnow
 
@@ -99,8 +103,12 @@ def _denormalise(session: Session, rows: Sequence[dict[str, Any]]) -> None:
             )
 
 
-def classify_batch(store: Store, classifier: Classifier, batch_size: int) -> int:
-    """Score one batch; returns how many mentions were scored (0 when none were waiting)."""
+def classify_batch(store: Store, classifier: Classifier, batch_size: int, desk: AppConfig | None = None) -> int:
+    """Score one batch; returns how many mentions were scored (0 when none were waiting).
+
+    With ``desk`` (the app config) the batch's SLA clocks start and rubric escalations fire in the same
+    transaction.
+    """
     with store.read() as session:
         pending = unclassified(session, batch_size)
     if not pending:
@@ -112,14 +120,18 @@ def classify_batch(store: Store, classifier: Classifier, batch_size: int) -> int
     with store.transaction() as session:
         _insert_new(session, rows)
         _denormalise(session, rows)
+        if desk is not None:
+            ids = [row["mention_id"] for row in rows]
+            start_clocks(session, SlaClocks.load(session, desk), ids)
+            rubric_escalations(session, ids, desk.escalation)
     return len(rows)
 
 
-def classify_new(store: Store, classifier: Classifier, batch_size: int = 64) -> int:
+def classify_new(store: Store, classifier: Classifier, batch_size: int = 64, desk: AppConfig | None = None) -> int:
     """Score every waiting mention, batch by batch (bounded per pass so other steps get their turn)."""
     total = 0
     for _ in range(MAX_BATCHES_PER_PASS):
-        done = classify_batch(store, classifier, batch_size)
+        done = classify_batch(store, classifier, batch_size, desk)
         total += done
         if done < batch_size:
             break
@@ -128,10 +140,12 @@ def classify_new(store: Store, classifier: Classifier, batch_size: int = 64) -> 
     return total
 
 
-def classify_step(classifier: Classifier, batch_size: int = 64) -> Callable[[Store], int]:
-    """A ``run_forever`` step that classifies new mentions with ``classifier``."""
+def classify_step(
+    classifier: Classifier, batch_size: int = 64, desk: AppConfig | None = None
+) -> Callable[[Store], int]:
+    """A ``run_forever`` step that classifies new mentions with ``classifier`` (and starts their SLA clocks)."""
 
     def classify_mentions(store: Store) -> int:
-        return classify_new(store, classifier, batch_size)
+        return classify_new(store, classifier, batch_size, desk)
 
     return classify_mentions
