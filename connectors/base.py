@@ -15,6 +15,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 PAYLOAD_VERSION = 1
 """Bumped when the shape of ``Mention.raw`` stamping changes."""
+NOTES_KEY = "_mentiondesk"
+"""Key of ``Mention.raw`` where connectors note what they derived (original ids, estimated times, reposters)."""
 
 
 class Platform(StrEnum):
@@ -36,6 +38,10 @@ REASON_SEARCH_ONLY = (
 REASON_LISTEN_ONLY = "listen-only source: the platform gives no reply channel for it"
 REASON_NEWS = "news or blog item: there is nothing to reply to"
 REASON_BRAND_POST = "posted by the brand itself"
+REASON_REPOST = (
+    "reached through a repost: X accepts self-serve replies only to posts that mention or quote the brand account"
+)
+REASON_DELETED_AUTHOR = "its author deleted their account: a reply would reach no one"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +127,25 @@ def stamp_payload(payload: Mapping[str, Any], *, url: str, retrieved_at: datetim
         "data": dict(payload),
         "_meta": {"url": url, "retrieved_at": retrieved_at.isoformat(), "version": PAYLOAD_VERSION},
     }
+
+
+def with_notes(raw: Mapping[str, Any], **notes: Any) -> dict[str, Any]:
+    """Return ``raw`` with ``notes`` merged under :data:`NOTES_KEY`.
+
+    The platform's payload stays as it came; what mentiondesk changed or inferred while mapping it
+    (a hashed id, a fetch time standing in for a missing date, who reposted it) is written beside it,
+    so a reader of the stored row can always tell the two apart.
+    """
+    merged = dict(raw)
+    existing = merged.get(NOTES_KEY)
+    merged[NOTES_KEY] = {**(existing if isinstance(existing, Mapping) else {}), **notes}
+    return merged
+
+
+def notes_of(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The notes :func:`with_notes` left in ``raw`` (empty when there are none)."""
+    notes = raw.get(NOTES_KEY)
+    return notes if isinstance(notes, Mapping) else {}
 
 
 # --- Errors --------------------------------------------------------------------------------------

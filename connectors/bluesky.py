@@ -13,11 +13,13 @@ failing validation of the whole page.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -30,6 +32,7 @@ from connectors.base import (
     REASON_REPLYABLE,
     Author,
     Batch,
+    ConnectorError,
     FatalError,
     Mention,
     Metrics,
@@ -42,6 +45,7 @@ from connectors.base import (
     utc,
 )
 from connectors.errors import classify
+from connectors.ids import fit_for_storage
 from connectors.rate_limit import RateLimitWaiter, RetryPolicy, call_with_retries
 from connectors.text import clean_text
 
@@ -51,6 +55,14 @@ Sleeper = Callable[[float], None]
 NOTIFICATIONS = "app.bsky.notification.listNotifications"
 SEARCH = "app.bsky.feed.searchPosts"
 REPLY_REASONS = ("mention", "reply")
+POST_TYPES = frozenset({"app.bsky.feed.post", "app.bsky.feed.post#main"})
+"""A record's ``$type`` may name the lexicon or its ``main`` definition; both are a post."""
+INVALID_HANDLE = "handle.invalid"
+"""What the AppView shows for a handle that no longer resolves to its DID."""
+PROFILE_BATCH = 25
+"""Most actors ``app.bsky.actor.getProfiles`` takes in one request."""
+FOLLOWERS_TTL_S = 6 * 3600.0
+FOLLOWERS_CACHE_SIZE = 20_000
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,7 @@ class BlueskyConnector:
         self._waiter = RateLimitWaiter(
             sleeper=sleep if sleep is not None else time.sleep, max_wait_s=config.max_rate_limit_wait
         )
+        self._followers = _FollowerCache(FOLLOWERS_TTL_S, FOLLOWERS_CACHE_SIZE, clock=time.monotonic)
 
     # --- fetching ------------------------------------------------------------------------------
 
@@ -113,6 +126,7 @@ class BlueskyConnector:
         raw_items = content.get("notifications" if self.config.source == "notifications" else "posts") or []
         retrieved_at = datetime.now(UTC)
         mentions, skipped, newest, reached_old = self._collect(raw_items, state.watermark, retrieved_at)
+        mentions = [fit_for_storage(m) for m in self._with_followers(mentions)]
         walk_newest = max(filter(None, [state.walk_newest, newest]), default=None)
         api_cursor = content.get("cursor")
         more = bool(api_cursor) and bool(raw_items) and not reached_old and state.watermark is not None
@@ -177,7 +191,7 @@ class BlueskyConnector:
             return None
         record = item.get("record")
         author = item.get("author")
-        if not isinstance(record, Mapping) or record.get("$type", "app.bsky.feed.post") != "app.bsky.feed.post":
+        if not isinstance(record, Mapping) or record.get("$type", "app.bsky.feed.post") not in POST_TYPES:
             raise SkippableError("post deleted or its record is missing", external_id=uri)
         if not isinstance(author, Mapping) or not author.get("did") or not author.get("handle"):
             raise SkippableError("post has no author", external_id=uri)
@@ -194,7 +208,7 @@ class BlueskyConnector:
             text=clean_text(record["text"]),
             created_at=_parse_time(record["createdAt"], uri),
             author=_author(author),
-            url=_web_url(uri, str(author["handle"])),
+            url=_web_url(uri, _profile_key(author)),
             language=str(langs[0]).split("-")[0].lower() if langs else None,
             conversation_id=_ref_uri(reply, "root") or uri,
             in_reply_to_id=_ref_uri(reply, "parent"),
@@ -205,6 +219,34 @@ class BlueskyConnector:
             raw=stamp_payload(item, url=self._endpoint_url(), retrieved_at=retrieved_at),
             fetched_at=retrieved_at,
         )
+
+    def _with_followers(self, mentions: list[Mention]) -> list[Mention]:
+        """Set each author's follower count, looking up the ones not cached (25 per request).
+
+        Post views and notifications describe authors without ``followersCount``, so reach would
+        read 0 for everyone.  ``app.bsky.actor.getProfiles`` has the counts; they change slowly,
+        so they are cached for :data:`FOLLOWERS_TTL_S`.  A failed lookup costs no mention: it is
+        logged and the counts stay 0 until the next page tries again.
+        """
+        for m in mentions:  # an author view that does carry the count needs no lookup
+            counted = _given_followers(m)
+            if m.author is not None and counted is not None:
+                self._followers.put(m.author.external_id, counted)
+        wanted = sorted({m.author.external_id for m in mentions if m.author} - self._followers.known())
+        for start in range(0, len(wanted), PROFILE_BATCH):
+            chunk = wanted[start : start + PROFILE_BATCH]
+            try:
+                response = self._call(functools.partial(self._profiles, chunk))
+            except ConnectorError as exc:
+                log.warning("bluesky: follower lookup for %d authors failed (%s); counts left at 0", len(chunk), exc)
+                break
+            found = {p.did: int(p.followers_count or 0) for p in response.profiles}
+            for did in chunk:  # an actor getProfiles leaves out (deleted, taken down) has no followers to count
+                self._followers.put(did, found.get(did, 0))
+        return [_with_follower_count(m, self._followers.get(m.author.external_id)) if m.author else m for m in mentions]
+
+    def _profiles(self, actors: list[str]) -> models.AppBskyActorGetProfiles.Response:
+        return self.client.app.bsky.actor.get_profiles(params={"actors": actors})
 
     def _endpoint_url(self) -> str:
         nsid = NOTIFICATIONS if self.config.source == "notifications" else SEARCH
@@ -291,6 +333,53 @@ def _parse_time(value: Any, external_id: str) -> datetime:
         return utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
     except ValueError as exc:
         raise SkippableError(f"unreadable time {value!r}", external_id=external_id) from exc
+
+
+class _FollowerCache:
+    """Follower counts by DID, each kept for ``ttl_s``; the oldest go first beyond ``max_size``."""
+
+    def __init__(self, ttl_s: float, max_size: int, *, clock: Callable[[], float]) -> None:
+        self._ttl_s = ttl_s
+        self._max_size = max_size
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[int, float]] = OrderedDict()
+
+    def get(self, did: str) -> int | None:
+        entry = self._entries.get(did)
+        if entry is None:
+            return None
+        if self._clock() - entry[1] > self._ttl_s:
+            del self._entries[did]
+            return None
+        return entry[0]
+
+    def put(self, did: str, followers: int) -> None:
+        self._entries[did] = (followers, self._clock())
+        self._entries.move_to_end(did)
+        while len(self._entries) > self._max_size:
+            self._entries.popitem(last=False)
+
+    def known(self) -> set[str]:
+        return {did for did in list(self._entries) if self.get(did) is not None}
+
+
+def _given_followers(mention: Mention) -> int | None:
+    data = mention.raw.get("data")
+    author = data.get("author") if isinstance(data, Mapping) else None
+    count = author.get("followersCount") if isinstance(author, Mapping) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
+
+
+def _with_follower_count(mention: Mention, followers: int | None) -> Mention:
+    if mention.author is None or followers is None or followers == mention.author.followers:
+        return mention
+    return replace(mention, author=replace(mention.author, followers=followers))
+
+
+def _profile_key(author: Mapping[str, Any]) -> str:
+    """The handle for a profile link, or the DID when the handle does not resolve (``handle.invalid``)."""
+    handle = str(author.get("handle") or "")
+    return str(author["did"]) if not handle or handle == INVALID_HANDLE else handle
 
 
 def _author(author: Mapping[str, Any]) -> Author:

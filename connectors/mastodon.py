@@ -36,6 +36,7 @@ from connectors.base import (
     utc,
 )
 from connectors.errors import Action, ErrorRule, RateLimitedError, classify, error_for_status
+from connectors.ids import fit_for_storage
 from connectors.rate_limit import RateLimitWaiter, RetryPolicy, call_with_retries
 from connectors.text import clean_text, html_to_text
 
@@ -136,7 +137,7 @@ class MastodonConnector:
         is_brand = author.external_id == str(self.config.account_id)
         replyable = self.config.source == "mentions" and not is_brand
         in_reply_to = _str_or_none(status.get("in_reply_to_id"))
-        return Mention(
+        mention = Mention(
             platform=self.platform,
             external_id=str(status_id),
             text=clean_text(html_to_text(str(status.get("content") or ""))),
@@ -157,6 +158,7 @@ class MastodonConnector:
             raw=stamp_payload(item, url=self._endpoint_url(), retrieved_at=retrieved_at),
             fetched_at=retrieved_at,
         )
+        return fit_for_storage(mention)
 
     def _endpoint_url(self) -> str:
         base = f"{self.config.instance_url.rstrip('/')}/api/v1"

@@ -27,6 +27,7 @@ from prawcore.sessions import FiniteRetryStrategy
 
 from connectors.base import (
     REASON_BRAND_POST,
+    REASON_DELETED_AUTHOR,
     REASON_LISTEN_ONLY,
     REASON_REPLYABLE,
     AuthError,
@@ -41,8 +42,10 @@ from connectors.base import (
     SkippableError,
     SkippedItem,
     stamp_payload,
+    with_notes,
 )
 from connectors.errors import classify
+from connectors.ids import fit_for_storage
 from connectors.rate_limit import RateLimitWaiter, RetryPolicy, call_with_retries
 from connectors.text import clean_text
 
@@ -50,6 +53,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Sleeper = Callable[[float], None]
 DELETED = {"[deleted]", "[removed]"}
+DELETED_AUTHOR_ID = "deleted"
+"""Stable author id for every post whose author deleted their account (Reddit keeps no id for them)."""
 
 
 @dataclass(frozen=True)
@@ -149,40 +154,48 @@ class RedditConnector:
         return mentions, skipped
 
     def _to_mention(self, child: Any, url: str, retrieved_at: datetime) -> Mention:
+        """Map one listing child.
+
+        A post whose author deleted their account keeps its words (Reddit shows the author as
+        ``[deleted]`` and leaves the body): it is kept under the author ``[deleted]``.  Reddit would
+        still accept a reply to it, but nobody would be notified and no one can answer back, so
+        it is not queued as replyable (:data:`~connectors.base.REASON_DELETED_AUTHOR`).  Only a
+        post whose *text* is gone (``[deleted]``/``[removed]`` body, or removed by a moderator
+        or by Reddit) is skipped.
+        """
         data = child.get("data") if isinstance(child, Mapping) else None
         if not isinstance(data, Mapping) or not data.get("name"):
             raise SkippableError("listing item has no fullname")
         name = str(data["name"])
-        author = data.get("author")
-        if not author or author in DELETED:
-            raise SkippableError("post deleted or its author is missing", external_id=name)
         if data.get("removed_by_category") or str(data.get("body") or data.get("selftext") or "") in DELETED:
             raise SkippableError("post was removed or deleted", external_id=name)
         if not isinstance(data.get("created_utc"), int | float):
             raise SkippableError("post has no creation time", external_id=name)
-        is_brand = str(author).lower() == self.config.username.lower()
-        replyable = self.config.source == "mentions" and not is_brand and name.startswith("t1_")
-        return Mention(
-            platform=self.platform,
-            external_id=name,
-            text=_text(data),
-            created_at=datetime.fromtimestamp(float(data["created_utc"]), tz=UTC),
-            author=Author(
+        author = _author(data)
+        deleted_author = author.external_id == DELETED_AUTHOR_ID
+        is_brand = not deleted_author and author.handle.lower() == self.config.username.lower()
+        is_comment = name.startswith("t1_")
+        replyable = self.config.source == "mentions" and not is_brand and not deleted_author and is_comment
+        raw = stamp_payload(child, url=url, retrieved_at=retrieved_at)
+        score = _number(data.get("score"))
+        return fit_for_storage(
+            Mention(
                 platform=self.platform,
-                external_id=str(data.get("author_fullname") or author),
-                handle=str(author),
-                display_name=str(author),
-            ),
-            url=_permalink(data),
-            language=None,
-            conversation_id=_thread_root(data),
-            in_reply_to_id=data.get("parent_id") if name.startswith("t1_") else None,
-            metrics=Metrics(likes=int(data.get("score") or 0), replies=int(data.get("num_comments") or 0)),
-            replyable=replyable,
-            replyable_reason=_reason(is_brand, replyable),
-            is_brand_post=is_brand,
-            raw=stamp_payload(child, url=url, retrieved_at=retrieved_at),
-            fetched_at=retrieved_at,
+                external_id=name,
+                text=_text(data),
+                created_at=datetime.fromtimestamp(float(data["created_utc"]), tz=UTC),
+                author=author,
+                url=_permalink(data),
+                language=None,
+                conversation_id=_thread_root(data),
+                in_reply_to_id=data.get("parent_id") if is_comment else None,
+                metrics=Metrics(likes=max(score, 0), replies=_replies(data, is_comment)),
+                replyable=replyable,
+                replyable_reason=REASON_DELETED_AUTHOR if deleted_author else _reason(is_brand, replyable),
+                is_brand_post=is_brand,
+                raw=with_notes(raw, score=score) if score < 0 else raw,
+                fetched_at=retrieved_at,
+            )
         )
 
     # --- replying ------------------------------------------------------------------------------
@@ -298,6 +311,38 @@ def _fullname_key(name: str) -> int:
         return int(name.split("_", 1)[-1], 36)
     except ValueError:
         return -1
+
+
+def _author(data: Mapping[str, Any]) -> Author:
+    name = data.get("author")
+    if not name or str(name) in DELETED:
+        return Author(Platform.REDDIT.value, DELETED_AUTHOR_ID, "[deleted]", "[deleted]")
+    return Author(Platform.REDDIT.value, str(data.get("author_fullname") or name), str(name), str(name))
+
+
+def _number(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def _replies(data: Mapping[str, Any], is_comment: bool) -> int:
+    """A submission's ``num_comments``; a comment's own direct replies, when the listing carries them.
+
+    Comments in inbox and search listings carry their *submission's* ``num_comments`` (every
+    comment in the thread), not their own; their replies are only known when Reddit nested them
+    (``replies`` is then a Listing: loaded replies plus the ids a "load more" stub holds).
+    Otherwise 0, as praw's ``len(comment.replies)`` is before the replies are fetched.
+    """
+    if not is_comment:
+        return max(_number(data.get("num_comments")), 0)
+    replies = data.get("replies")
+    listing = replies.get("data") if isinstance(replies, Mapping) else None
+    children = listing.get("children") if isinstance(listing, Mapping) else None
+    count = 0
+    for child in children if isinstance(children, list) else []:
+        kind = child.get("kind") if isinstance(child, Mapping) else None
+        more = child.get("data") if kind == "more" and isinstance(child.get("data"), Mapping) else None
+        count += len(more.get("children") or []) if more is not None else int(kind == "t1")
+    return count
 
 
 def _text(data: Mapping[str, Any]) -> str:

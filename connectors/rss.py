@@ -13,6 +13,7 @@ import calendar
 import hashlib
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -36,8 +37,10 @@ from connectors.base import (
     SkippableError,
     SkippedItem,
     stamp_payload,
+    with_notes,
 )
 from connectors.errors import Action, ErrorRule, classify
+from connectors.ids import fit_for_storage
 from connectors.rate_limit import RateLimitWaiter, RetryPolicy, call_with_retries
 from connectors.text import clean_text, html_to_text
 
@@ -164,20 +167,27 @@ class RssConnector:
         if not self.config.brand_feed and not self._pattern.search(text):
             return None
         brand = self.config.brand_feed
-        return Mention(
-            platform=self.platform,
-            external_id=entry_id,
-            text=text,
-            created_at=_entry_time(entry) or retrieved_at,
-            author=_author(entry, feed, self.config.feed_url),
-            url=entry.get("link"),
-            language=_language(entry, feed),
-            conversation_id=entry_id,
-            replyable=False,
-            replyable_reason=REASON_BRAND_POST if brand else REASON_NEWS,
-            is_brand_post=brand,
-            raw=stamp_payload(_plain(entry), url=url, retrieved_at=retrieved_at),
-            fetched_at=retrieved_at,
+        published = _entry_time(entry)
+        raw = stamp_payload(_plain(entry), url=url, retrieved_at=retrieved_at)
+        if published is None:  # the column needs a time: the fetch time stands in, and says so
+            raw = with_notes(raw, created_at_estimated=True)
+        link = entry.get("link")
+        return fit_for_storage(
+            Mention(
+                platform=self.platform,
+                external_id=entry_id,
+                text=text,
+                created_at=published or retrieved_at,
+                author=_author(entry, feed, self.config.feed_url),
+                url=str(link) if link else None,
+                language=_language(entry, feed),
+                conversation_id=entry_id,
+                replyable=False,
+                replyable_reason=REASON_BRAND_POST if brand else REASON_NEWS,
+                is_brand_post=brand,
+                raw=raw,
+                fetched_at=retrieved_at,
+            )
         )
 
     def reply(self, to: Mention, text: str, *, idempotency_key: str) -> PostedReply:
@@ -261,11 +271,21 @@ def _summary_html(entry: Mapping[str, Any]) -> str:
 
 
 def _entry_time(entry: Mapping[str, Any]) -> datetime | None:
+    """The item's own date (published, else updated, else created); ``None`` when it has none."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)  # skip feedparser's remap
-        if value:
-            return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+        parsed = _struct_time(value) if value else None
+        if parsed is not None:
+            return parsed
     return None
+
+
+def _struct_time(value: Any) -> datetime | None:
+    """A UTC ``struct_time`` (as feedparser gives) as a datetime; ``None`` when no datetime can hold it."""
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, OSError, TypeError, ValueError):
+        return None
 
 
 def _author(entry: Mapping[str, Any], feed: Mapping[str, Any], feed_url: str) -> Author:
@@ -288,11 +308,29 @@ def _next_link(parsed: Any) -> str | None:
 
 
 def _plain(obj: Any) -> Any:
-    """Make feedparser's dicts and ``time.struct_time`` values JSON-ready."""
+    """Make a feedparser entry strictly JSON-ready, as PostgreSQL's ``jsonb`` and orjson want it.
+
+    feedparser hands back ``time.struct_time`` dates, and podcast and media extensions add whatever
+    the feed's author wrote (``itunes:duration`` may be ``"7:04"``, seconds, or junk).  Dates become
+    ISO strings (or their fields, when out of datetime's range), ``NaN``/infinity become ``None``,
+    bytes are decoded, other objects become their text, and NUL and other control characters go,
+    since ``jsonb`` rejects ``\u0000``.
+    """
     if isinstance(obj, time.struct_time):
-        return datetime.fromtimestamp(calendar.timegm(obj), tz=UTC).isoformat()
+        parsed = _struct_time(obj)
+        return parsed.isoformat() if parsed is not None else list(obj)[:6]
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if isinstance(obj, str):
+        return clean_text(obj)
+    if isinstance(obj, bool | int) or obj is None:
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, bytes):
+        return clean_text(obj.decode("utf-8", "replace"))
     if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
+        return {clean_text(str(k)): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
         return [_plain(v) for v in obj]
-    return obj
+    return clean_text(str(obj))

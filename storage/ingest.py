@@ -170,7 +170,12 @@ def _mention_rows(
 
 
 def _upsert_authors_sql(dialect: str) -> str:
-    """SQLite takes the rows straight from ``executemany``; PostgreSQL from the COPY staging table."""
+    """SQLite takes the rows straight from ``executemany``; PostgreSQL from the COPY staging table.
+
+    A sparse delivery never erases what a fuller one said: a handle of ``unknown`` (an X post without its
+    author expansion), a missing display name and 0 followers (a network or a failed look-up that does not
+    say) keep the stored values.
+    """
     fields = ("handle", "display_name", "followers", "verified")
     changed = " OR ".join(_distinct(dialect, f"authors.{c}", f"excluded.{c}") for c in fields)
     rows = (
@@ -184,7 +189,9 @@ def _upsert_authors_sql(dialect: str) -> str:
                              first_seen_at, updated_at)
         {rows}
         ON CONFLICT (platform, external_id) DO UPDATE SET
-            handle = excluded.handle, display_name = excluded.display_name, followers = excluded.followers,
+            handle = CASE WHEN excluded.handle = 'unknown' THEN authors.handle ELSE excluded.handle END,
+            display_name = COALESCE(excluded.display_name, authors.display_name),
+            followers = CASE WHEN excluded.followers = 0 THEN authors.followers ELSE excluded.followers END,
             verified = excluded.verified, updated_at = excluded.updated_at
         WHERE {changed}
     """  # noqa: S608 - table names are module constants, values are bound

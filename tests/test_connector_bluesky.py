@@ -361,3 +361,107 @@ def test_find_reply_looks_in_the_thread(xrpc):
     assert found is not None and found.external_id == ours["uri"]
     assert connector(xrpc).find_reply(mention, "something else") is None
     assert xrpc.calls("app.bsky.feed.getPostThread")[0]["query"]["uri"] == [mention.external_id]
+
+
+# --- real recorded payloads (medialab/twitwi; see tests/fixtures/bluesky/twitwi_posts_and_profile.json) ---
+
+REAL = json.loads(
+    (Path(__file__).parent / "fixtures/bluesky/twitwi_posts_and_profile.json").read_text(encoding="utf-8")
+)
+PROFILES = "app.bsky.actor.getProfiles"
+
+
+def real_posts() -> list[dict]:
+    return copy.deepcopy(REAL["posts"])
+
+
+def profile_of(did: str, handle: str, followers: int) -> dict:
+    """A getProfiles entry in the recorded profileViewDetailed shape; the count is this test's value."""
+    view = copy.deepcopy(REAL["profile"])
+    view.update(did=did, handle=handle, followersCount=followers)
+    return view
+
+
+def search(xrpc: FakeXrpc, posts: list[dict], **config) -> BlueskyConnector:
+    xrpc.on(SEARCH, json_body={"cursor": "25", "hitsTotal": len(posts), "posts": posts})
+    return connector(xrpc, source="search", query="HCERES", **config)
+
+
+def test_recorded_post_views_map_and_followers_come_from_one_batched_profile_lookup(xrpc):
+    posts = real_posts()
+    assert all("followersCount" not in p["author"] for p in posts)  # what the AppView really sends
+    xrpc.on(
+        PROFILES,
+        json_body={
+            "profiles": [
+                profile_of("did:plc:crmrddqmbqzyqd24yjlpibz2", "pecqueuxanthony.bsky.social", 1250),
+                profile_of("did:plc:gzm4qhibsm3o6rg46n3ubswf", "annemascret.bsky.social", 87),
+            ]
+        },
+    )
+    conn = search(xrpc, posts)
+    first, second = conn.fetch(None).mentions
+    assert first.text.endswith("#HCERES #ESR") and first.language == "fr"
+    assert (first.metrics.likes, first.metrics.reposts, first.metrics.replies) == (34, 8, 2)
+    assert first.author is not None and (first.author.handle, first.author.followers) == (
+        "pecqueuxanthony.bsky.social",
+        1250,
+    )
+    assert second.author is not None and second.author.followers == 87
+    assert second.url == "https://bsky.app/profile/annemascret.bsky.social/post/3lkksxdlabk2y"
+    [lookup] = xrpc.calls(PROFILES)
+    assert sorted(lookup["query"]["actors"]) == ["did:plc:crmrddqmbqzyqd24yjlpibz2", "did:plc:gzm4qhibsm3o6rg46n3ubswf"]
+    # the next page by the same authors is served from the cache
+    again = conn.fetch(None).mentions
+    assert [m.author.followers for m in again if m.author] == [1250, 87]
+    assert len(xrpc.calls(PROFILES)) == 1
+
+
+def test_profile_lookups_go_25_actors_at_a_time(xrpc):
+    template = real_posts()[1]
+    posts = []
+    for n in range(30):
+        post = copy.deepcopy(template)
+        did = f"did:plc:author{n:020d}"
+        post.update(uri=f"at://{did}/app.bsky.feed.post/3lkksxdlab{n:03d}", indexedAt=T(n % 60))
+        post["author"].update(did=did, handle=f"author{n}.bsky.social")
+        posts.append(post)
+    xrpc.on(PROFILES, json_body={"profiles": []})
+    batch = search(xrpc, posts).fetch(None, limit=30)
+    assert len(batch.mentions) == 30
+    assert [len(c["query"]["actors"]) for c in xrpc.calls(PROFILES)] == [25, 5]
+
+
+def test_a_failed_profile_lookup_keeps_the_page_with_followers_at_zero(xrpc, caplog):
+    xrpc.on(PROFILES, status=502, json_body={"error": "BadGateway"})
+    with caplog.at_level("WARNING"):
+        batch = search(xrpc, real_posts(), attempts=2).fetch(None)
+    assert [m.author.followers for m in batch.mentions if m.author] == [0, 0]
+    assert "follower lookup" in caplog.text and len(xrpc.calls(PROFILES)) == 2
+
+
+def test_an_invalid_handle_links_by_did_and_a_main_typed_record_is_a_post(xrpc):
+    # handle.invalid is what the AppView shows when a handle no longer matches its DID
+    # (atproto lexicon app.bsky.actor.defs); "#main" names the record's main definition,
+    # which atproto's own isRecord() accepts as app.bsky.feed.post.
+    post = real_posts()[1]
+    post["author"]["handle"] = "handle.invalid"
+    post["record"]["$type"] = "app.bsky.feed.post#main"
+    xrpc.on(PROFILES, json_body={"profiles": []})
+    batch = search(xrpc, [post]).fetch(None)
+    assert batch.skipped == []
+    [m] = batch.mentions
+    assert m.url == "https://bsky.app/profile/did:plc:gzm4qhibsm3o6rg46n3ubswf/post/3lkksxdlabk2y"
+
+
+def test_the_follower_cache_forgets_after_its_ttl_and_keeps_only_the_newest():
+    from connectors.bluesky import _FollowerCache
+
+    now = [0.0]
+    cache = _FollowerCache(ttl_s=60, max_size=2, clock=lambda: now[0])
+    cache.put("did:a", 5)
+    cache.put("did:b", 7)
+    cache.put("did:c", 9)  # over the bound: the oldest goes
+    assert (cache.get("did:a"), cache.get("did:b"), cache.get("did:c")) == (None, 7, 9)
+    now[0] = 61.0
+    assert cache.get("did:b") is None and cache.known() == set()

@@ -301,3 +301,22 @@ def test_find_reply_spots_our_earlier_reply_in_the_thread():
     assert found is not None and found.external_id == "9095"
     responses.replace(responses.GET, context, json={"ancestors": [], "descendants": [other]})
     assert connector().find_reply(mention, "Sorry Jen") is None
+
+
+@responses.activate
+def test_a_recorded_hashtag_timeline_page_maps_through_mastodon_py():
+    """Mastodon.py's own cassette (tests/fixtures/mastodon/mastodonpy_hashtag_tl.json names it)."""
+    recorded = json.loads((Path(__file__).parent / "fixtures/mastodon/mastodonpy_hashtag_tl.json").read_text())
+    instance_allows_hashtag_feeds()
+    responses.get(
+        f"{INSTANCE}/api/v1/timelines/tag/hoot", json=recorded["body"], headers=recorded["_origin"]["headers"]
+    )
+    batch = connector(source="hashtag", hashtag="hoot").fetch(None)
+    [m] = batch.mentions
+    assert (m.external_id, m.text) == ("109440153064280358", "#hoot (hashtag toot)")
+    assert m.created_at.isoformat() == "2022-12-01T19:50:10.577000+00:00"
+    assert m.author is not None and (m.author.handle, m.author.display_name) == ("mastodonpy_test", "John Lennon")
+    assert (m.replyable, m.replyable_reason) == (False, REASON_LISTEN_ONLY)
+    assert m.conversation_id == m.external_id and m.language == "ja"
+    json.dumps(m.raw, allow_nan=False)
+    assert batch.next_cursor == "109440153064280358"

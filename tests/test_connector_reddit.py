@@ -12,6 +12,7 @@ import responses
 
 from connectors.base import (
     REASON_BRAND_POST,
+    REASON_DELETED_AUTHOR,
     REASON_LISTEN_ONLY,
     REASON_REPLYABLE,
     AuthError,
@@ -231,12 +232,17 @@ def test_malformed_items_are_skipped_duplicates_dropped_and_the_rest_kept(caplog
     responses.get(MENTIONS, json=listing(children))
     with caplog.at_level("WARNING"):
         batch = connector().fetch("t1_m0")
-    assert [s.external_id for s in batch.skipped] == ["t1_m1", "t1_m2", None]
-    assert [m.external_id for m in batch.mentions] == ["t1_m4", "t1_m5"]
-    assert batch.mentions[0].text == "emoji 👩🏽‍✈️ and odd \u200b\u202e text"
-    assert batch.mentions[1].text == long_text and len(long_text) == 4000
+    assert [s.external_id for s in batch.skipped] == ["t1_m1", None]  # text deleted; no fullname
+    assert [m.external_id for m in batch.mentions] == ["t1_m2", "t1_m4", "t1_m5"]
+    no_author = batch.mentions[0]  # its text is intact: kept, under the deleted author
+    assert no_author.author is not None and (no_author.author.handle, no_author.author.external_id) == (
+        "[deleted]",
+        "deleted",
+    )
+    assert batch.mentions[1].text == "emoji 👩🏽‍✈️ and odd \u200b\u202e text"
+    assert batch.mentions[2].text == long_text and len(long_text) == 4000
     assert batch.next_cursor == "t1_m5" and batch.reads == 6
-    assert "t1_m2" in caplog.text
+    assert "t1_m1" in caplog.text
 
 
 @responses.activate
@@ -316,3 +322,71 @@ def test_listen_only_items_cannot_be_replied_to():
     item = Mention(platform="reddit", external_id="t3_s1", text="x", created_at=datetime.now(UTC))
     with pytest.raises(FatalError):
         connector().reply(item, "hi", idempotency_key="k")
+
+
+# --- real recorded payloads (praw's own cassettes; see tests/fixtures/reddit/praw_cassettes.json) ---
+
+PRAW = json.loads((Path(__file__).parent / "fixtures/reddit/praw_cassettes.json").read_text(encoding="utf-8"))
+
+
+def recorded(name: str, **changes) -> dict:
+    item = copy.deepcopy(PRAW[name])
+    item["data"].update(changes)
+    return item
+
+
+@responses.activate
+def test_a_recorded_inbox_mention_maps_through_praw():
+    token()
+    responses.get(MENTIONS, json=listing([recorded("inbox_mention")]))
+    [m] = connector().fetch(None).mentions
+    assert (m.external_id, m.text) == ("t1_da2g9oh", "But seriously, /u/pyapitestuser2, donde esta?")
+    assert m.author is not None and m.author.handle == "PyAPITestUser3"
+    assert (m.conversation_id, m.in_reply_to_id) == ("t3_5d7tk7", "t3_5d7tk7")
+    assert m.replyable and m.metrics.replies == 0
+
+
+@responses.activate
+def test_a_comments_replies_are_its_own_never_the_submissions_comment_count():
+    token()
+    # Reddit's inbox now also sends the submission's num_comments with each comment (here 141)
+    inbox = recorded("inbox_mention", num_comments=141, score=3)
+    nested = recorded("comment_with_replies", num_comments=41)
+    responses.get(MENTIONS, json=listing([nested, inbox]))
+    with_replies, mention = connector().fetch(None).mentions
+    assert mention.metrics.replies == 0  # its replies were not loaded: unknown, not 141
+    assert with_replies.metrics.replies == 2 + 5  # two loaded replies and the five ids of a "more" stub
+    assert with_replies.metrics.likes == 63
+
+
+@responses.activate
+def test_a_submission_keeps_its_comment_count():
+    token()
+    responses.get(f"{OAUTH}/r/travel/new", json=listing([submission("s9", num_comments=141)]))
+    [post] = connector(source="subreddit", subreddit="travel").fetch(None).mentions
+    assert post.metrics.replies == 141
+
+
+@responses.activate
+def test_a_deleted_account_keeps_its_words_under_the_deleted_author_and_is_not_queued():
+    token()
+    # what Reddit serves once the author deleted the account: author "[deleted]", no author_fullname
+    gone = recorded("comment_with_replies", author="[deleted]")
+    del gone["data"]["author_fullname"]
+    responses.get(MENTIONS, json=listing([gone, recorded("deleted_comment")]))
+    batch = connector().fetch(None)
+    [m] = batch.mentions
+    assert m.text == "Please don't make me send your bot to a farm upstate.\n\nYou know I'll do it."
+    assert m.author is not None and (m.author.external_id, m.author.handle) == ("deleted", "[deleted]")
+    assert (m.replyable, m.replyable_reason, m.is_brand_post) == (False, REASON_DELETED_AUTHOR, False)
+    # the comment whose text is gone too is still skipped
+    assert [(s.external_id, s.reason) for s in batch.skipped] == [("t1_d7ltvl0", "post was removed or deleted")]
+
+
+@responses.activate
+def test_a_negative_score_is_no_likes_and_the_score_is_kept_in_raw():
+    token()
+    responses.get(MENTIONS, json=listing([recorded("inbox_mention", score=-4)]))
+    [m] = connector().fetch(None).mentions
+    assert m.metrics.likes == 0
+    assert m.raw["_mentiondesk"]["score"] == -4 and m.raw["data"]["data"]["score"] == -4

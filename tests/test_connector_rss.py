@@ -10,6 +10,7 @@ import pytest
 import responses
 
 from connectors.base import REASON_BRAND_POST, REASON_NEWS, AuthError, FatalError, Mention, RetriableError
+from connectors.ids import short_id
 from connectors.rss import RssConfig, RssConnector
 
 FIXTURES = Path(__file__).parent / "fixtures/rss"
@@ -228,3 +229,78 @@ def test_reply_is_refused_and_there_is_never_a_reply_to_find():
 def test_a_source_without_keywords_is_a_config_error():
     with pytest.raises(FatalError, match="keyword"):
         RssConnector(RssConfig(feed_url=NEWS_URL, keywords=()))
+
+
+# --- real recorded feeds ---------------------------------------------------------------------
+# tests/fixtures/rss/nws_cap_index.xml: a National Weather Service CAP Atom index (2014), ids of 131-144 chars.
+# tests/fixtures/rss/feedjira_itunes.xml: feedjira's podcast sample feed (Apple's example), verbatim.
+
+NWS_URL = "https://alerts.weather.gov/cap/wwaatmget.php?x=INC121&y=0"
+PODCAST_URL = "http://www.example.com/podcasts/everything/index.xml"
+
+
+@responses.activate
+def test_ids_longer_than_the_column_are_hashed_stably_with_the_original_kept():
+    responses.get(NWS_URL, body=fixture("nws_cap_index.xml"), content_type=ATOM_TYPE)
+    batch = connector(NWS_URL, keywords=("Parke",)).fetch(None)
+    assert len(batch.mentions) == 4  # the watch does not name Parke
+    for m in batch.mentions:
+        original = m.raw["_mentiondesk"]["original_ids"]["external_id"]
+        assert len(original) > 128 and original.startswith("http://alerts.weather.gov/cap/wwacapget.php?x=IN")
+        assert m.external_id == short_id(original) and len(m.external_id) == 42
+        assert m.external_id.startswith("h:") and m.conversation_id == m.external_id  # threads still link
+        assert m.url == original  # the link fits its column and stays whole
+        assert m.created_at.tzinfo is not None and "created_at_estimated" not in m.raw["_mentiondesk"]
+    first = batch.mentions[0]
+    assert first.created_at == datetime(2014, 5, 22, 2, 10, tzinfo=UTC)
+    assert first.text.startswith("Severe Weather Statement issued May 21")
+    # hashing is stable: a second fetch finds nothing new
+    responses.get(NWS_URL, body=fixture("nws_cap_index.xml"), content_type=ATOM_TYPE)
+    assert connector(NWS_URL, keywords=("Parke",)).fetch(batch.next_cursor).mentions == []
+
+
+@responses.activate
+def test_podcast_items_leave_a_strictly_json_raw_payload():
+    import orjson
+
+    responses.get(PODCAST_URL, body=fixture("feedjira_itunes.xml"), content_type=RSS_TYPE)
+    batch = connector(PODCAST_URL, keywords=(), brand_feed=True).fetch(None)
+    assert len(batch.mentions) == 3
+    for m in batch.mentions:
+        json.dumps(m.raw, allow_nan=False)
+        orjson.dumps(m.raw)
+    first = batch.mentions[0]
+    assert first.raw["data"]["itunes_duration"] == "7:04"
+    assert first.raw["data"]["published_parsed"] == "2005-06-15T19:00:00+00:00"
+    assert first.created_at == datetime(2005, 6, 15, 19, 0, tzinfo=UTC)
+
+
+@responses.activate
+def test_an_undated_item_gets_the_fetch_time_and_says_it_is_estimated():
+    # the podcast feed with its last item's <pubDate> taken out
+    body = fixture("feedjira_itunes.xml").replace(b"<pubDate>Wed, 1 Jun 2005 19:00:00 GMT</pubDate>", b"")
+    responses.get(PODCAST_URL, body=body, content_type=RSS_TYPE)
+    before = datetime.now(UTC)
+    dated, _, undated = connector(PODCAST_URL, keywords=(), brand_feed=True).fetch(None).mentions
+    assert undated.created_at == undated.fetched_at and undated.created_at >= before
+    assert undated.raw["_mentiondesk"]["created_at_estimated"] is True
+    assert "_mentiondesk" not in dated.raw
+
+
+def test_raw_payload_values_are_made_json_safe():
+    import time as _time
+
+    from connectors.rss import _plain
+
+    odd = {
+        "ok": _time.struct_time((2005, 6, 15, 19, 0, 0, 2, 166, 0)),
+        "nan": float("nan"),
+        "blob": b"caf\xc3\xa9\x00",
+        "nul": "a\x00b",
+        "tags": ("x", {"y"}),
+        "obj": object,
+    }
+    plain = _plain(odd)
+    json.dumps(plain, allow_nan=False)
+    assert plain["ok"] == "2005-06-15T19:00:00+00:00" and plain["nan"] is None
+    assert plain["blob"] == "café" and plain["nul"] == "ab" and plain["tags"] == ["x", ["y"]]

@@ -15,12 +15,14 @@ from responses import matchers
 from connectors.base import (
     REASON_BRAND_POST,
     REASON_REPLYABLE,
+    REASON_REPOST,
     REASON_SEARCH_ONLY,
     AuthError,
     BudgetExhaustedError,
     Connector,
     FatalError,
     Mention,
+    Metrics,
     RetriableError,
 )
 from connectors.paging import PaginationLoopError
@@ -28,6 +30,7 @@ from connectors.rate_limit import RetryPolicy
 from connectors.read_budget import ReadBudget
 from connectors.x import XConfig, XConnector, XCursor
 from connectors.x.connector import normalise_reply_text
+from connectors.x.mapping import PageContext, map_page, snowflake_time
 
 FIXTURES = Path(__file__).parent / "fixtures" / "x"
 API = "https://api.twitter.com/2"
@@ -303,12 +306,15 @@ def test_malformed_items_are_skipped_and_logged_and_the_rest_kept(sleeps, caplog
 
     kept = {m.external_id: m for m in batch.mentions}
     assert list(kept) == [
+        "1896541234567890209",  # no author_id: kept, author unknown
+        "1896541234567890208",  # suspended author: kept, author unknown
         "1896541234567890206",  # emoji
         "1896541234567890205",  # odd unicode, repaired
         "1896541234567890204",  # 4,000-character post
         "1896541234567890203",  # delivered twice, kept once
         "1896541234567890202",  # reply to a deleted post
         "1896541234567890201",  # the brand's own reply
+        "1896541234567890200",  # unreadable created_at: the snowflake id's time instead
     ]
     assert kept["1896541234567890206"].text == "@acme_help 😡😡 three weeks 👨‍👩‍👧 no refund 🇬🇧 "
     odd = kept["1896541234567890205"].text
@@ -318,21 +324,23 @@ def test_malformed_items_are_skipped_and_logged_and_the_rest_kept(sleeps, caplog
     assert kept["1896541234567890202"].in_reply_to_id == "1896000000000000999"
     brand = kept["1896541234567890201"]
     assert brand.is_brand_post and not brand.replyable and brand.replyable_reason == REASON_BRAND_POST
+    assert kept["1896541234567890209"].author is None
+    suspended = kept["1896541234567890208"]
+    assert suspended.author is not None and (suspended.author.external_id, suspended.author.handle) == (
+        "4404",
+        "unknown",
+    )
+    assert "User has been suspended" in suspended.raw["_mentiondesk"]["author_unavailable"]
+    assert suspended.url == "https://x.com/i/web/status/1896541234567890208"
+    undated = kept["1896541234567890200"]
+    assert undated.created_at == snowflake_time("1896541234567890200")
+    assert undated.raw["_mentiondesk"]["created_at_from_id"] is True
 
-    skipped = {s.external_id: s.reason for s in batch.skipped}
-    assert set(skipped) == {
-        "1896000000000000999",  # deleted post (errors array)
-        "1896541234567890209",  # no author_id
-        "1896541234567890208",  # suspended author
-        "1896541234567890207",  # no text
-        "1896541234567890200",  # unreadable created_at
-    }
-    assert "Could not find tweet" in skipped["1896000000000000999"]
-    assert "User has been suspended" in skipped["1896541234567890208"]
-    assert "no text" in skipped["1896541234567890207"]
-    for post_id in skipped:
-        assert post_id in caplog.text
+    # only the post without text is lost; the deleted parent (an includes error) loses nothing
+    assert [(s.external_id, s.reason) for s in batch.skipped] == [("1896541234567890207", "the post has no text")]
+    assert "1896541234567890207" in caplog.text
     assert batch.reads == 11  # X bills every post returned, duplicates and bad ones included
+    assert len(responses.calls) == 1  # the suspended author is not looked up again
 
 
 # --- search ----------------------------------------------------------------------------------
@@ -523,3 +531,206 @@ def test_mentions_page_replayed_from_a_vcr_cassette(sleeps):
     assert [m.external_id for m in batch.mentions] == ["1896541234567890100"]
     assert batch.mentions[0].language == "es" and batch.mentions[0].author.handle == "lowkey_lu"
     assert XCursor.decode(batch.next_cursor) == XCursor(since_id="1896541234567890100")
+
+
+# --- real recorded payloads ------------------------------------------------------------------
+# tweepy's own cassettes and medialab/twitwi's recorded pages (tests/fixtures/x/real/*.json
+# and tests/fixtures/x/cassettes/tweepy_*.yaml; each names its origin in "_origin" or a header).
+
+REAL = FIXTURES / "real"
+
+
+def real(name: str) -> dict:
+    return json.loads((REAL / name).read_text(encoding="utf-8"))
+
+
+def add_real_page(url: str, name: str) -> None:
+    responses.add(responses.GET, url, json=real(name), headers=RATE_HEADERS)
+
+
+def replay(cassette: str):
+    import vcr
+
+    return vcr.VCR(
+        cassette_library_dir=str(FIXTURES / "cassettes"),
+        record_mode="none",
+        filter_headers=["Authorization"],
+        match_on=["method", "scheme", "host", "path"],
+    ).use_cassette(cassette)
+
+
+def notes(m: Mention) -> dict:
+    return dict(m.raw.get("_mentiondesk") or {})
+
+
+def test_default_fields_page_keeps_every_post_with_the_time_from_its_id(sleeps):
+    """tweepy's recorded mention timeline of @Twitter, asked with no fields: only id and text came back."""
+    config = make_config(brand_user_id="783214", brand_handle="Twitter")
+    with replay("tweepy_get_users_mentions.yaml") as cassette:
+        batch = make_connector(sleeps, config=config).fetch(None)
+    assert cassette.play_count == 1
+    assert len(batch.mentions) == 10 and batch.skipped == []  # none dropped as "author missing"
+    first = batch.mentions[0]
+    assert first.external_id == "1578516295611748353"
+    assert first.text.startswith("@Twitter @TwitterSupport this is my ENTIRE feed")
+    assert first.created_at == datetime(2022, 10, 7, 22, 43, 6, 945000, tzinfo=UTC)  # from the snowflake id
+    assert notes(first)["created_at_from_id"] is True
+    assert first.author is None and first.url == "https://x.com/i/web/status/1578516295611748353"
+    assert all(m.replyable for m in batch.mentions)  # the brand's own mention timeline
+    assert XCursor.decode(batch.next_cursor).pagination_token == "7140dibdnow9c7btw423i3sy3u5zupmkcpofxcsmxj48j"
+
+
+def test_snowflake_times_agree_with_the_times_the_posts_were_written_at(sleeps):
+    """tweepy's test bot posted "<its clock> tweepy"; the id's time must follow it within a second."""
+    config = make_config(source="search", query="Tweepy")
+    with replay("tweepy_search_recent_tweets.yaml"):
+        batch = make_connector(sleeps, config=config).fetch(None)
+    assert len(batch.mentions) == 10
+    for m in batch.mentions:
+        written = datetime.fromisoformat(m.text.removesuffix(" tweepy")).replace(tzinfo=UTC)
+        assert 0 <= (m.created_at - written).total_seconds() < 1.0
+        assert not m.replyable and m.replyable_reason == REASON_SEARCH_ONLY
+
+
+@responses.activate
+def test_retweets_become_their_original_once_with_the_retweeters_as_engagement(sleeps):
+    config = make_config(source="search", query="covidiot")
+    add_real_page(SEARCH_URL, "twitwi_search_retweets.json")
+    batch = make_connector(sleeps, config=config).fetch(None)
+
+    by_id = {m.external_id: m for m in batch.mentions}
+    assert list(by_id) == [
+        "1383026700695441414",  # retweeted three times: stored once
+        "1383031438912548865",
+        "1383018622486863883",
+        "1383054846186639361",  # a plain reply
+    ]
+    assert not any(m.text.startswith("RT @") for m in batch.mentions)
+    original = by_id["1383026700695441414"]
+    assert original.text.endswith("reprimand the minister for using unacceptable language?")  # not truncated
+    assert original.author is not None and original.author.handle == "PChidambaram_IN"
+    assert original.author.followers == 1598271 and original.author.verified
+    assert original.created_at == datetime(2021, 4, 16, 11, 57, 15, tzinfo=UTC)
+    assert original.metrics == Metrics(likes=1032, reposts=257, replies=46, quotes=11)  # its own counts
+    assert original.url == "https://x.com/PChidambaram_IN/status/1383026700695441414"
+    assert [r["username"] for r in notes(original)["reposted_by"]] == [
+        "Mehbub89927336",
+        "Mpk73818044",
+        "anishabraham10",
+    ]
+    assert notes(original)["reposted_by"][0] == {
+        "user_id": "1217864994852941825",
+        "username": "Mehbub89927336",
+        "followers": 469,
+        "repost_id": "1383055313276964865",
+        "reposted_at": "2021-04-16T13:50:57.000Z",
+    }
+    assert (original.replyable, original.replyable_reason) == (False, REASON_REPOST)
+    # text is unescaped where X escapes it; the raw payload keeps what X sent
+    escaped = by_id["1383031438912548865"]
+    assert "Remdesivir & vaccine" in escaped.text and "&amp;" not in escaped.text
+    assert "&amp;" in escaped.raw["data"]["tweet"]["text"]
+    # a quote is the quoting post, with the quoted id kept
+    assert notes(by_id["1383018622486863883"])["quoted_id"] == "1382607043240988673"
+    assert by_id["1383054846186639361"].in_reply_to_id == "1383054056906711040"
+    assert batch.reads == 6 and batch.skipped == []
+
+
+@responses.activate
+def test_on_the_mention_timeline_a_retweet_is_never_a_way_to_reply(sleeps):
+    """As if @Expressen's mentions: the reply naming it is answerable, posts reached by retweets are not."""
+    config = make_config(brand_user_id="2097191", brand_handle="Expressen")
+    add_real_page(f"{API}/users/2097191/mentions", "twitwi_search_retweets.json")
+    by_id = {m.external_id: m for m in make_connector(sleeps, config=config).fetch(None).mentions}
+    assert (by_id["1383054846186639361"].replyable, by_id["1383054846186639361"].replyable_reason) == (
+        True,
+        REASON_REPLYABLE,
+    )
+    for post_id in ("1383026700695441414", "1383031438912548865", "1383018622486863883"):
+        assert (by_id[post_id].replyable, by_id[post_id].replyable_reason) == (False, REASON_REPOST)
+
+
+@responses.activate
+def test_a_retweet_of_the_brand_and_the_original_in_one_page_store_one_brand_post(sleeps):
+    config = make_config(brand_user_id="709702331412176896", brand_handle="BeatriceMazoyer")
+    add_real_page(f"{API}/users/709702331412176896/mentions", "twitwi_retweet_and_original.json")
+    batch = make_connector(sleeps, config=config).fetch(None)
+    assert [m.external_id for m in batch.mentions] == ["1385164195260469248", "1384605207619719170"]
+    own = batch.mentions[0]
+    assert own.is_brand_post and not own.replyable and own.text == "anadiplose (test)"
+    assert own.metrics == Metrics(likes=1, reposts=1)
+    assert [r["username"] for r in notes(own)["reposted_by"]] == ["Yomguithereal"]
+    reply = batch.mentions[1]
+    assert reply.replyable and reply.author is not None and reply.author.handle == "ghelipollas"
+
+
+@responses.activate
+def test_errors_about_fields_and_referenced_posts_lose_nothing_and_authors_are_looked_up(sleeps, caplog):
+    config = make_config(source="search", query="cancer")
+    add_real_page(SEARCH_URL, "twitwi_errors_page.json")
+    # the author lookup: a test double in the documented GET /2/users shape
+    users = {
+        "data": [
+            {
+                "id": "1399153333085118464",
+                "username": "pan_tenho",
+                "name": "tenho",
+                "public_metrics": {"followers_count": 12},
+            },
+            {
+                "id": "1151614884808933383",
+                "username": "moonwatch",
+                "name": "Moon",
+                "public_metrics": {"followers_count": 80},
+            },
+        ]
+    }
+    responses.add(
+        responses.GET,
+        f"{API}/users",
+        json=users,
+        match=[matchers.query_param_matcher({"ids": "1151614884808933383,1399153333085118464"}, strict_match=False)],
+    )
+    with caplog.at_level(logging.DEBUG, logger="connectors.x.mapping"):
+        batch = make_connector(sleeps, config=config).fetch(None)
+
+    assert batch.skipped == []  # 20 errors, none about a post that was asked for and lost
+    assert caplog.text.count("no post was lost") == 20
+    reply, repost = batch.mentions
+    assert reply.external_id == "1483436855882395654" and reply.in_reply_to_id == "1483436591376965633"
+    assert reply.author is not None and (reply.author.handle, reply.author.followers) == ("pan_tenho", 12)
+    assert reply.url == "https://x.com/pan_tenho/status/1483436855882395654"
+    assert notes(reply)["author_looked_up"] is True
+    # the retweeted original was not included: the retweet is kept, unescaped, unanswerable, no borrowed counts
+    assert repost.external_id == "1483436849003732994"
+    assert repost.text.startswith("RT @thejessicadore: Full Moon in Cancer & I am thinking")
+    assert (repost.replyable, repost.replyable_reason, repost.metrics) == (False, REASON_REPOST, Metrics())
+    assert notes(repost)["repost_of"] == "1483432724543250434" and notes(repost)["original_withheld"] is True
+    assert batch.reads == 2 + 2  # the page and the two users looked up
+
+
+@responses.activate
+def test_a_failed_author_lookup_keeps_the_posts_with_unknown_authors(sleeps):
+    config = make_config(source="search", query="cancer")
+    add_real_page(SEARCH_URL, "twitwi_errors_page.json")
+    responses.add(responses.GET, f"{API}/users", json=payload("error_503.json"), status=503)
+    batch = make_connector(sleeps, config=config, retry_policy=RetryPolicy(attempts=1)).fetch(None)
+    assert [m.author.handle for m in batch.mentions if m.author] == ["unknown", "unknown"]
+    assert [m.author.external_id for m in batch.mentions if m.author] == ["1399153333085118464", "1151614884808933383"]
+    assert batch.reads == 2
+
+
+def test_a_post_asked_for_by_id_and_not_returned_is_the_only_error_that_skips():
+    page = real("docs_lookup_partial_error.json")
+    ctx = PageContext(frozenset(), "", True, "file:lookup.jsonl", datetime.fromtimestamp(NOW, UTC))
+    mapped = map_page(page, ctx)
+    assert [m.external_id for m in mapped.mentions] == ["1261326399320715264"]
+    [lost] = mapped.skipped
+    assert lost.external_id == "1276230436478386177" and "Could not find tweet" in lost.reason
+
+
+def test_escaped_text_is_unescaped_exactly_once():
+    item = {"id": "1896541234567890999", "text": "a &lt;b&gt; &amp; c &amp;lt; d", "author_id": BRAND_ID}
+    ctx = PageContext(frozenset(), "", True, "u", datetime.fromtimestamp(NOW, UTC))
+    [m] = map_page({"data": [item]}, ctx).mentions
+    assert m.text == "a <b> & c &lt; d"

@@ -35,7 +35,7 @@ from connectors.rate_limit import Clock, RateLimitWaiter, RetryPolicy, Sleeper, 
 from connectors.read_budget import ReadBudget
 from connectors.x.config import XConfig
 from connectors.x.cursor import XCursor
-from connectors.x.mapping import PageContext, map_page, post_url
+from connectors.x.mapping import MappedPage, PageContext, apply_users, map_page, post_url
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ EXPANSIONS: Final = ("author_id", "referenced_tweets.id", "referenced_tweets.id.
 MIN_PAGE: Final = 10
 """The smallest ``max_results`` both X endpoints accept."""
 FIND_REPLY_PAGES: Final = 5
+USER_LOOKUP_BATCH: Final = 100
+"""Most ids ``GET /2/users`` takes in one request."""
 
 _READ_HINTS: Final = {
     401: "check the bearer token",
@@ -162,17 +164,19 @@ class XConnector:
         paginator = TokenPaginator(state.pagination_token, service="X", seen=self._seen_tokens)
         response, payload = self._read_page(state, page_size)
         mapped = map_page(payload, self._page_context(response.url))
+        mentions, looked_up = self._fill_unknown_authors(mapped)
         next_token = _next_token(payload)
         paginator.advance(next_token)
         if next_token:
             self._seen_tokens.add(next_token)
         next_state = state.after_page(newest_on_page=mapped.newest_id, next_token=next_token)
-        self._log_reads(mapped.reads)
+        reads = mapped.reads + looked_up
+        self._log_reads(reads)
         return Batch(
-            mentions=mapped.mentions,
+            mentions=mentions,
             next_cursor=next_state.encode(),
             has_more=next_token is not None,
-            reads=mapped.reads,
+            reads=reads,
             skipped=mapped.skipped,
         )
 
@@ -218,6 +222,30 @@ class XConnector:
             return response, payload
 
         return self._call(attempt, hints=_READ_HINTS)
+
+    def _fill_unknown_authors(self, mapped: MappedPage) -> tuple[list[Mention], int]:
+        """Look up authors X did not describe (batches of 100); return the mentions and the users read.
+
+        A failed lookup loses nothing: the posts keep their ``"unknown"`` authors and the next
+        delivery or lookup fills them in.
+        """
+        ids = mapped.unknown_author_ids
+        if not ids:
+            return mapped.mentions, 0
+        users: list[Any] = []
+        try:
+            for start in range(0, len(ids), USER_LOOKUP_BATCH):
+                chunk = ids[start : start + USER_LOOKUP_BATCH]
+                payload = self._call(functools.partial(self._users_json, chunk), hints=_READ_HINTS)
+                users += [u for u in payload.get("data") or [] if isinstance(u, dict)]
+        except ConnectorError as exc:
+            log.warning("X author lookup for %d users failed (%s); their posts keep unknown authors", len(ids), exc)
+        return apply_users(mapped.mentions, users), len(users)
+
+    def _users_json(self, ids: list[str]) -> dict[str, Any]:
+        response = self._client.get_users(ids=ids, user_fields=list(USER_FIELDS))
+        payload = response.json()
+        return payload if isinstance(payload, dict) else {}
 
     def _page_context(self, url: str) -> PageContext:
         return PageContext(
