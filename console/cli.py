@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("console.commands.export:export_command", "Export mentions to CSV, xlsx, Parquet or JSONL."),
     "generate": ("console.commands.demo:generate", "Fill a store with seeded generated mentions."),
     "import": ("console.commands.data:import_command", "Import mentions from CSV or X API v2 JSONL."),
+    "outbox": ("console.commands.outbox:outbox", "List outbox replies; settle replies parked for a human check."),
     "sources": ("console.commands.sources:sources", "Show every source's health, errors and read budget."),
     "serve": ("console.commands.demo:serve", "Serve the console on an existing store."),
     "train": ("console.commands.classify:train_command", "Train the sentiment model (or retrain from feedback)."),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors.base import AuthError, Batch, Mention, PostedReply, RetriableError
@@ -25,11 +25,12 @@ from console.services.outbox import (
     queue_reply,
     settle_reply,
 )
+from console.services.permissions import Actor
 from console.services.store import Store, open_store
 from console.worker.outbox_step import MAX_ATTEMPTS, outbox_step, send_queued
-from storage.enums import ReplyState
+from storage.enums import ReplyState, Role
 from storage.ingest import ingest_batch
-from storage.models import AuditEntry, Reply, Source
+from storage.models import AuditEntry, Reply, Source, User
 from storage.models import Mention as MentionRow
 from tests.factories import make_batch, make_mention
 
@@ -98,6 +99,16 @@ def reply_row(store: Store, reply_id: int) -> Reply:
         row = session.get(Reply, reply_id)
         assert row is not None
         return row
+
+
+def manager(store: Store, name: str = "maya", role: Role = Role.MANAGER) -> Actor:
+    with store.transaction() as session:
+        user = session.scalar(select(User).where(User.username == name))
+        if user is None:
+            user = User(username=name, display_name=name.capitalize(), role=role, password_hash="-")
+            session.add(user)
+            session.flush()
+        return Actor.of(user)
 
 
 def audit_actions(store: Store) -> list[str]:
@@ -262,12 +273,16 @@ def test_an_unexpected_error_parks_the_reply_for_a_human(sqlite_store: Store) ->
 # --- crash after the platform accepted the reply ----------------------------------------------
 
 
+ELSEWHERE = "other-host:4242"
+"""A worker on another machine: its liveness is known only from its heartbeat row (none here) and the row's age."""
+
+
 def crash_mid_send(store: Store, platform: Platform) -> int:
     (mention_id,) = seed(store)
     reply_id = queue(store, mention_id)
     platform.crash_after_post = True
     with pytest.raises(Killed):
-        send_queued(store, lambda m: platform, now=NOW)
+        send_queued(store, lambda m: platform, now=NOW, owner=ELSEWHERE)
     platform.crash_after_post = False
     assert reply_row(store, reply_id).state is ReplyState.SENDING  # committed before the platform call
     return reply_id
@@ -298,7 +313,7 @@ def test_after_a_crash_an_unconfirmed_reply_waits_for_a_human(store: Store, make
     with pytest.raises(UnresolvedReplyError):
         queue(store, row.mention_id, "Hello again", key="k2")
     with store.transaction() as session:
-        settle_reply(session, reply_id, posted=False, user_id=None)
+        settle_reply(session, manager(store), reply_id, posted=False)
     queue(store, row.mention_id, "Hello again", key="k2")
 
 
@@ -420,3 +435,364 @@ def test_a_reply_to_seeded_demo_history_goes_out_through_the_brands_demo_source(
     assert reply_row(sqlite_store, reply_id).state is ReplyState.SENT
     with sqlite_store.read() as session:
         assert session.scalar(select(func.count()).select_from(Reply)) == reply_count + 1
+
+
+# --- one reply at a time, and what a crash or an outage leaves --------------------------------
+
+
+def sending_count(store: Store) -> int:
+    with store.read() as session:
+        return session.scalar(select(func.count()).select_from(Reply).where(Reply.state == ReplyState.SENDING)) or 0
+
+
+def test_replies_are_claimed_one_at_a_time_by_this_worker(store: Store) -> None:
+    mention_ids = seed(store, 5)
+    for i, mention_id in enumerate(mention_ids):
+        queue(store, mention_id, f"Reply {i}", key=f"k{i}")
+    seen: list[tuple[int, str | None]] = []
+
+    class Watching(Platform):
+        def reply(self, to: Mention, text: str, *, idempotency_key: str) -> PostedReply:
+            with store.read() as session:
+                claimed = list(session.scalars(select(Reply.claimed_by).where(Reply.state == ReplyState.SENDING)))
+            seen.append((len(claimed), claimed[0] if claimed else None))
+            return super().reply(to, text, idempotency_key=idempotency_key)
+
+    platform = Watching()
+    report = send_queued(store, lambda m: platform, now=NOW, owner="host-a:1")
+    assert len(report.sent) == 5 and [key for _, _, key in platform.posted] == [f"k{i}" for i in range(5)]
+    assert seen == [(1, "host-a:1")] * 5  # the one being posted, and nothing else stranded
+
+
+def test_a_limit_sends_that_many_one_after_another(sqlite_store: Store) -> None:
+    for i, mention_id in enumerate(seed(sqlite_store, 4)):
+        queue(sqlite_store, mention_id, f"Reply {i}", key=f"k{i}")
+    report = send_queued(sqlite_store, lambda m: Platform(), now=NOW, limit=3)
+    assert len(report.sent) == 3 and sending_count(sqlite_store) == 0
+    with sqlite_store.read() as session:
+        assert session.scalar(select(func.count()).where(Reply.state == ReplyState.QUEUED)) == 1
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603
+    child.wait()
+    return child.pid
+
+
+def _leave_sending(store: Store, claimed_by: str, at: datetime = NOW) -> int:
+    (mention_id,) = seed(store)
+    reply_id = queue(store, mention_id)
+    with store.transaction() as session:
+        row = session.get(Reply, reply_id)
+        assert row is not None
+        row.state, row.attempts, row.claimed_by, row.updated_at = ReplyState.SENDING, 1, claimed_by, at
+    return reply_id
+
+
+def test_a_reply_claimed_by_a_dead_process_on_this_host_is_looked_up_at_once(store: Store) -> None:
+    import socket
+
+    reply_id = _leave_sending(store, f"{socket.gethostname()}:{_dead_pid()}")
+    platform = SearchablePlatform()
+    platform.posted.append(("x-0", "So sorry, we are on it", "k1"))  # it did reach the platform
+    report = send_queued(store, lambda m: platform, now=NOW + timedelta(seconds=5))
+    assert report.recovered == [reply_id] and len(platform.posted) == 1
+    assert reply_row(store, reply_id).state is ReplyState.SENT
+
+
+@pytest.mark.parametrize(("beat_ago", "gone"), [(timedelta(minutes=2), True), (timedelta(seconds=5), False)])
+def test_a_reply_claimed_elsewhere_is_recovered_once_that_workers_heartbeat_is_silent(
+    store: Store, beat_ago: timedelta, gone: bool
+) -> None:
+    from storage.models import WorkerStatus
+
+    reply_id = _leave_sending(store, ELSEWHERE)
+    with store.transaction() as session:
+        session.add(WorkerStatus(owner=ELSEWHERE, host="other-host", pid=4242, heartbeat_at=NOW - beat_ago))
+    report = send_queued(store, lambda m: SearchablePlatform(visible=False), now=NOW + timedelta(seconds=5))
+    assert report.needs_attention == ([reply_id] if gone else [])
+    assert reply_row(store, reply_id).state is (ReplyState.NEEDS_ATTENTION if gone else ReplyState.SENDING)
+
+
+def _locked() -> Exception:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError("UPDATE replies …", {}, sqlite3.OperationalError("database is locked"))
+
+
+def test_a_posted_reply_whose_recording_failed_is_recorded_when_the_database_is_back(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import console.worker.outbox_step as outbox_step_module
+
+    (mention_id,) = seed(store)
+    reply_id = queue(store, mention_id)
+    real, calls = outbox_step_module.record_first_response, []
+
+    def fails_once(session, mention_id, at):  # type: ignore[no-untyped-def]
+        calls.append(mention_id)
+        if len(calls) == 1:
+            raise _locked()
+        real(session, mention_id, at)
+
+    monkeypatch.setattr(outbox_step_module, "record_first_response", fails_once)
+    platform = SearchablePlatform()
+    with pytest.raises(Exception, match="database is locked"):
+        send_queued(store, lambda m: platform, now=NOW)
+    assert reply_row(store, reply_id).state is ReplyState.SENDING and len(platform.posted) == 1
+    report = send_queued(store, lambda m: platform, now=NOW + timedelta(seconds=30))
+    assert len(platform.posted) == 1 and platform.searches == 0  # recorded from memory: no lookup, no second post
+    row = reply_row(store, reply_id)
+    assert (row.state, row.external_id) == (ReplyState.SENT, "reply-1") and report.sent == [reply_id]
+
+
+def test_a_claim_that_never_reached_the_platform_goes_back_to_the_queue(store: Store) -> None:
+    (mention_id,) = seed(store)
+    reply_id = queue(store, mention_id)
+    platform, failures = Platform(), [_locked()]
+
+    def connectors(mention: MentionRow) -> Platform:
+        if failures:
+            raise failures.pop()  # e.g. reading the mention's source failed
+        return platform
+
+    with pytest.raises(Exception, match="database is locked"):
+        send_queued(store, connectors, now=NOW)
+    assert reply_row(store, reply_id).state is ReplyState.SENDING and platform.posted == []
+    report = send_queued(store, connectors, now=NOW + timedelta(seconds=30))
+    assert report.sent == [reply_id] and report.needs_attention == [] and len(platform.posted) == 1
+    assert reply_row(store, reply_id).attempts == 1  # the attempt that never left counts for nothing
+
+
+def test_an_outcome_kept_from_an_outage_is_recorded_in_its_own_store_only(
+    sqlite_store: Store, sqlite_template: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    shutil.copy(sqlite_template, tmp_path / "other.db")
+    other = open_store(f"sqlite:///{tmp_path / 'other.db'}")
+    (mention_id,) = seed(sqlite_store)
+    reply_id = queue(sqlite_store, mention_id)
+    failures = [_locked()]
+
+    def connectors(mention: MentionRow) -> Platform:
+        if failures:
+            raise failures.pop()
+        return Platform()
+
+    with pytest.raises(Exception, match="database is locked"):
+        send_queued(sqlite_store, connectors, now=NOW)  # the requeue is kept in memory for this store
+    (other_mention,) = seed(other)
+    assert queue(other, other_mention) == reply_id  # the same id in another store
+    try:
+        report = send_queued(other, lambda m: Platform(), now=NOW + timedelta(seconds=30))
+    finally:
+        other.dispose()
+    assert report.sent == [reply_id] and report.requeued == []
+    assert reply_row(sqlite_store, reply_id).state is ReplyState.SENDING  # untouched by the other store's pass
+    report = send_queued(sqlite_store, connectors, now=NOW + timedelta(seconds=30))
+    assert report.requeued == [reply_id] and report.sent == [reply_id]
+
+
+def backdate(store: Store, reply_id: int, **times: datetime) -> None:
+    """Set a reply's times on the test's clock (an ORM change would stamp ``updated_at`` with the real one)."""
+    with store.transaction() as session:
+        session.execute(update(Reply).where(Reply.id == reply_id).values(**times))
+
+
+def test_a_parked_reply_is_looked_for_again_every_five_minutes_for_a_day(store: Store) -> None:
+    platform = SearchablePlatform(visible=False)
+    reply_id = crash_mid_send(store, platform)
+    parked_at = NOW + timedelta(minutes=10)
+    assert send_queued(store, lambda m: platform, now=parked_at).needs_attention == [reply_id]
+    backdate(store, reply_id, created_at=NOW, updated_at=parked_at)
+    searches = platform.searches
+    send_queued(store, lambda m: platform, now=parked_at + timedelta(minutes=4))
+    assert platform.searches == searches  # not yet
+    send_queued(store, lambda m: platform, now=parked_at + timedelta(minutes=6))
+    assert platform.searches == searches + 1 and reply_row(store, reply_id).state is ReplyState.NEEDS_ATTENTION
+    platform.visible = True  # the platform's search caught up
+    send_queued(store, lambda m: platform, now=parked_at + timedelta(minutes=9))
+    assert platform.searches == searches + 1  # checked 3 minutes ago
+    report = send_queued(store, lambda m: platform, now=parked_at + timedelta(minutes=12))
+    assert report.recovered == [reply_id] and len(platform.posted) == 1
+    row = reply_row(store, reply_id)
+    assert (row.state, row.external_id) == (ReplyState.SENT, "reply-1")
+    with store.read() as session:
+        entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert entry is not None and (entry.action, entry.actor) == ("reply.recovered", "worker")
+
+
+def test_a_parked_reply_older_than_a_day_is_left_to_a_manager(store: Store) -> None:
+    platform = SearchablePlatform(visible=False)
+    reply_id = crash_mid_send(store, platform)
+    send_queued(store, lambda m: platform, now=NOW + timedelta(minutes=10))
+    backdate(store, reply_id, created_at=NOW - timedelta(hours=25), updated_at=NOW + timedelta(minutes=10))
+    platform.visible, searches = True, platform.searches
+    send_queued(store, lambda m: platform, now=NOW + timedelta(hours=2))
+    assert platform.searches == searches and reply_row(store, reply_id).state is ReplyState.NEEDS_ATTENTION
+
+
+# --- settling a parked reply ------------------------------------------------------------------
+
+
+def park(store: Store) -> int:
+    platform = Platform()
+    reply_id = crash_mid_send(store, platform)
+    send_queued(store, lambda m: platform, now=NOW + timedelta(minutes=10))
+    assert reply_row(store, reply_id).state is ReplyState.NEEDS_ATTENTION
+    return reply_id
+
+
+def test_only_a_manager_settles_a_parked_reply_and_it_is_audited(store: Store) -> None:
+    from console.services.permissions import PermissionDenied
+
+    reply_id = park(store)
+    agent = manager(store, "jamie", Role.AGENT)
+    with pytest.raises(PermissionDenied, match="jamie \\(agent\\) may not reassign"), store.transaction() as session:
+        settle_reply(session, agent, reply_id, posted=True)
+    with store.transaction() as session:
+        settle_reply(session, manager(store), reply_id, posted=True, url="https://x.com/skyline/status/99")
+    row = reply_row(store, reply_id)
+    assert (row.state, row.external_url, row.last_error) == (ReplyState.SENT, "https://x.com/skyline/status/99", None)
+    with store.read() as session:
+        assert session.get(MentionRow, row.mention_id).first_response_at is not None  # type: ignore[union-attr]
+        entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert entry is not None and entry.after is not None
+    assert (entry.action, entry.actor, entry.after["posted"]) == ("reply.settled", "maya", True)
+    with pytest.raises(OutboxError, match="is sent; only a reply that needs attention"), store.transaction() as s:
+        settle_reply(s, manager(store), reply_id, posted=False)
+
+
+def test_a_sender_who_checked_the_thread_may_send_a_new_reply_over_a_parked_one(store: Store) -> None:
+    reply_id = park(store)
+    mention_id = reply_row(store, reply_id).mention_id
+    jamie = manager(store, "jamie", Role.AGENT)
+    with pytest.raises(UnresolvedReplyError, match="a manager can settle it, or check the thread"):
+        queue(store, mention_id, "Hello again", key="k2")
+    with store.transaction() as session:
+        new = queue_reply(session, mention_id, "Hello again", jamie.id, "k2", confirm_unresolved=True).id
+    old = reply_row(store, reply_id)
+    assert (old.state, old.last_error) == (ReplyState.FAILED, "not posted (checked by jamie)")
+    assert reply_row(store, new).state is ReplyState.QUEUED
+    with store.read() as session:
+        rows = session.execute(select(AuditEntry.action, AuditEntry.actor, AuditEntry.entity_id)).all()
+    assert ("reply.settled", "jamie", str(reply_id)) in rows and ("reply.queued", "jamie", str(new)) in rows
+
+
+def test_a_reply_the_worker_found_while_the_sender_confirmed_is_not_called_unposted(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import console.services.outbox as outbox_module
+    from console.worker.outbox_step import mark_sent
+
+    reply_id = park(store)
+    mention_id = reply_row(store, reply_id).mention_id
+    jamie = manager(store, "jamie", Role.AGENT)
+    real = outbox_module._unresolved
+
+    def found_meanwhile(session, mention_id):  # type: ignore[no-untyped-def]
+        parked = real(session, mention_id)
+        found = PostedReply("reply-9", "https://x.com/skyline/status/reply-9", NOW)
+        assert mark_sent(store, reply_id, found, NOW, recovered=True)  # the worker's recheck, on its own connection
+        return parked
+
+    monkeypatch.setattr(outbox_module, "_unresolved", found_meanwhile)
+    with pytest.raises(UnresolvedReplyError, match="just found on the platform"), store.transaction() as session:
+        queue_reply(session, mention_id, "Hello again", jamie.id, "k2", confirm_unresolved=True)
+    row = reply_row(store, reply_id)
+    assert (row.state, row.external_id) == (ReplyState.SENT, "reply-9")
+    with store.read() as session:
+        assert session.scalar(select(func.count()).select_from(Reply)) == 1
+        assert not session.scalar(select(func.count()).where(AuditEntry.action == "reply.settled"))
+
+
+def test_send_reply_passes_the_senders_confirmation(store: Store) -> None:
+    from console.services.replying import Draft, send_reply
+
+    reply_id = park(store)
+    mention_id = reply_row(store, reply_id).mention_id
+    jamie = manager(store, "jamie", Role.AGENT)
+    with store.transaction() as session:
+        session.get(MentionRow, mention_id).assignee_id = jamie.id  # type: ignore[union-attr]
+    with pytest.raises(UnresolvedReplyError), store.transaction() as session:
+        send_reply(session, jamie, mention_id, Draft("Hello again", "k2"), None)
+    with store.transaction() as session:
+        send_reply(session, jamie, mention_id, Draft("Hello again", "k2", confirmed_unresolved=True), None)
+    assert reply_row(store, reply_id).state is ReplyState.FAILED
+
+
+def test_the_cli_lists_and_settles_parked_replies(sqlite_store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    from console.cli import main
+
+    reply_id = park(sqlite_store)
+    manager(sqlite_store, "jamie", Role.AGENT)
+    manager(sqlite_store)
+    url = ["--database-url", sqlite_store.url]
+    assert main(["outbox", "list", *url]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["ID", "MENTION", "STATE", "ATTEMPTS", "AGE", "LAST", "ERROR"]
+    assert out[1].split()[:4] == [str(reply_id), str(reply_row(sqlite_store, reply_id).mention_id),
+                                  "needs_attention", "1"] and "check the thread" in out[1]  # fmt: skip
+    assert main(["outbox", "settle", str(reply_id), "--not-posted", "--as", "jamie", *url]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("mentiondesk: jamie (agent) may not reassign") and len(err.strip().splitlines()) == 1
+    assert main(["outbox", "settle", str(reply_id), "--as", "maya", *url]) == 1
+    assert "either --posted URL or --not-posted" in capsys.readouterr().err
+    assert main(["outbox", "settle", "999", "--not-posted", "--as", "maya", *url]) == 1
+    assert "reply 999 does not exist" in capsys.readouterr().err
+    assert main(["outbox", "settle", str(reply_id), "--not-posted", "--as", "nobody", *url]) == 1
+    assert "no active user 'nobody'" in capsys.readouterr().err
+    assert main(["outbox", "settle", str(reply_id), "--posted", "https://x.com/s/1", "--as", "maya", *url]) == 0
+    assert f"reply {reply_id} settled by maya as posted at https://x.com/s/1 (now sent)" in capsys.readouterr().out
+    assert main(["outbox", "settle", str(reply_id), "--not-posted", "--as", "maya", *url]) == 1
+    assert "only a reply that needs attention can be settled" in capsys.readouterr().err
+    assert main(["outbox", "list", "--state", "needs_attention", *url]) == 0
+    assert capsys.readouterr().out.strip() == "No needs attention replies."
+    assert main(["outbox", "list", "--state", "all", *url]) == 0
+    assert " sent " in capsys.readouterr().out
+    with sqlite_store.read() as session:
+        assert session.scalar(select(AuditEntry.actor).where(AuditEntry.action == "reply.settled")) == "maya"
+
+
+def _panel_app(url: str, username: str, reply_id: int, mention_id: int) -> None:
+    from sqlalchemy import select
+
+    from console.services.permissions import Actor
+    from console.services.store import open_store
+    from console.ui.parked_replies import parked_reply_panel
+    from storage.models import User
+
+    store = open_store(url)
+    with store.read() as session:
+        actor = Actor.of(session.scalar(select(User).where(User.username == username)))  # type: ignore[arg-type]
+    parked_reply_panel(store, actor, mention_id, reply_id)
+
+
+@pytest.mark.parametrize("button", ["posted", "not_posted"])
+def test_the_conversation_panel_lets_a_manager_settle_a_parked_reply(sqlite_store: Store, button: str) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    reply_id = park(sqlite_store)
+    mention_id = reply_row(sqlite_store, reply_id).mention_id
+    manager(sqlite_store, "jamie", Role.AGENT)
+    manager(sqlite_store)
+    agent_view = AppTest.from_function(_panel_app, args=(sqlite_store.url, "jamie", reply_id, mention_id)).run()
+    assert not agent_view.exception and not agent_view.button
+    assert "A manager must check the thread" in agent_view.caption[0].value
+    assert "check the thread" in agent_view.warning[0].value
+    at = AppTest.from_function(_panel_app, args=(sqlite_store.url, "maya", reply_id, mention_id)).run()
+    assert [b.label for b in at.button] == ["It was posted", "It was not posted"]
+    at.text_input[0].input("https://x.com/skyline/status/7")
+    at.button(key=f"parked_{button}_{reply_id}").click().run()
+    assert not at.exception and not at.button  # settled: the panel is gone
+    row = reply_row(sqlite_store, reply_id)
+    if button == "posted":
+        assert (row.state, row.external_url) == (ReplyState.SENT, "https://x.com/skyline/status/7")
+    else:
+        assert (row.state, row.last_error) == (ReplyState.FAILED, "not posted (checked by maya)")

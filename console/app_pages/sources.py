@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pandas as pd
@@ -9,6 +10,7 @@ import streamlit as st
 
 from connectors.read_budget import ReadBudget
 from console.services.sources import source_health, x_summary
+from console.services.worker_health import workers_overview
 from console.ui.format import local_time
 from console.ui.resources import get_config, get_store, team_zone
 
@@ -17,6 +19,32 @@ zone = team_zone()
 cfg = get_config()
 budget = ReadBudget(cfg.x.monthly_read_cap, Decimal(str(cfg.x.price_per_read)))
 st.title("Sources")
+
+
+@st.fragment(run_every=15)
+def workers_table() -> None:
+    """Each worker's heartbeat and its last database outage, refreshed on its own."""
+    with store.read() as session:
+        workers = workers_overview(session, datetime.now(UTC), zone)
+    if not workers:
+        st.warning("No worker has been seen in the last 24 h: nothing is fetched or sent. Start `mentiondesk worker`.")
+        return
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Worker": w.owner,
+                    "Last heartbeat": w.last_heartbeat,
+                    "State": w.state,
+                    "Outages": w.outages,
+                    "Last outage": w.last_outage,
+                }
+                for w in workers
+            ]
+        ),
+        hide_index=True,
+        use_container_width=True,
+    )
 
 
 @st.fragment(run_every=15)
@@ -60,4 +88,5 @@ def health_table() -> None:
     )
 
 
+workers_table()
 health_table()

@@ -16,6 +16,7 @@ from console.commands.db import url_option
 from console.config import AppConfig, load_config
 from console.services.sources import SourceHealthRow, source_health, x_summary
 from console.services.store import open_store
+from console.services.worker_health import WorkerView, workers_overview
 from console.ui.format import local_time
 
 HEALTH_STYLE = {
@@ -55,24 +56,51 @@ def health_table(rows: list[SourceHealthRow], budget: ReadBudget, zone: ZoneInfo
     return table
 
 
+WORKER_STYLE = {"running": "green", "stopped": "dim"}
+
+
+def workers_table(workers: list[WorkerView]) -> Table:
+    """The rich table of worker processes: heartbeat age, state, last database outage.  Plain text cells."""
+    table = Table(title="Workers", expand=False)
+    for name in ("Worker", "Last heartbeat", "State"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("Outages", justify="right")
+    table.add_column("Last outage", overflow="fold", min_width=24)
+    for w in workers:
+        state = Text(w.state, style=WORKER_STYLE.get(w.state, "bold red"))
+        table.add_row(Text(w.owner), Text(w.last_heartbeat), state, Text(str(w.outages)), Text(w.last_outage or "—"))
+    return table
+
+
+def _print_workers(console: Console, workers: list[WorkerView]) -> None:
+    if workers:
+        console.print(workers_table(workers))
+    else:
+        console.print("Workers: none seen in the last 24 h; start one with `mentiondesk worker`.")
+
+
 @click.command()
 @url_option
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="mentiondesk.toml path.")
 @click.option("--check", is_flag=True, help="Exit with status 1 when an enabled source is unhealthy (for monitoring).")
 def sources(database_url: str | None, config_file: str | None, check: bool) -> None:
-    """Show each source's health: last success, last error in plain words, failures, next run, reads."""
+    """Show each source's health (last success, last error in plain words, failures, next run, reads), then workers."""
     cfg: AppConfig = load_config(config_file)
     store = open_store(database_url or cfg.database.url)
     now = datetime.now(UTC)
+    zone = ZoneInfo(cfg.team.timezone)
     with store.read() as session:
         rows = source_health(session, month=budget_month(now))
+        workers = workers_overview(session, now, zone)
     store.dispose()
     console = Console(width=max(Console().width, 180))
     if not rows:
         console.print("No sources yet: add [[sources]] to mentiondesk.toml and start `mentiondesk worker`.")
+        _print_workers(console, workers)
         return
     budget = ReadBudget(cfg.x.monthly_read_cap, Decimal(str(cfg.x.price_per_read)))
-    console.print(health_table(rows, budget, ZoneInfo(cfg.team.timezone)))
+    console.print(health_table(rows, budget, zone))
+    _print_workers(console, workers)
     summary = x_summary(rows, budget)
     if summary:
         console.print(summary)

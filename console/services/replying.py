@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from console.config import VoiceRules
 from console.services import audit
-from console.services.composer import platform_limit
+from console.services.composer import agent_sign_off, platform_limit
 from console.services.outbox import OutboxError, queue_reply
 from console.services.permissions import Actor, Permission, require
 from console.services.voice import Finding, check_reply
@@ -50,6 +50,8 @@ class Draft:
     idempotency_key: str
     template_id: int | None = None
     confirmed_warnings: bool = False
+    confirmed_unresolved: bool = False
+    """The agent checked the thread: an earlier reply parked as needs-attention is not there (it is settled so)."""
 
 
 def new_send_key() -> str:
@@ -75,6 +77,7 @@ def send_reply(session: Session, actor: Actor, mention_id: int, draft: Draft, ru
         ClaimedByOtherError: The actor has not claimed the mention.
         VoiceCheckFailed: A blocking voice rule failed.
         NeedsConfirmation: Only warnings, and the agent has not confirmed them.
+        UnresolvedReplyError: An earlier reply may have been posted and ``draft.confirmed_unresolved`` is not set.
         OutboxError: Not replyable, or another reply is already in flight.
     """
     require(actor, Permission.REPLY)
@@ -83,13 +86,16 @@ def send_reply(session: Session, actor: Actor, mention_id: int, draft: Draft, ru
         raise OutboxError(f"mention {mention_id} does not exist")
     _check_claim(session, actor, mention)
     findings = check_reply(
-        draft.text, rules, sentiment=mention.sentiment, platform_limit=platform_limit(mention.platform)
-    )
+        draft.text, rules, sentiment=mention.sentiment, platform_limit=platform_limit(mention.platform),
+        sign_off=agent_sign_off(actor, rules),
+    )  # fmt: skip
     if any(f.blocking for f in findings):
         raise VoiceCheckFailed(findings)
     if findings and not draft.confirmed_warnings:
         raise NeedsConfirmation(findings)
-    reply = queue_reply(session, mention_id, draft.text, actor.id, draft.idempotency_key)
+    reply = queue_reply(
+        session, mention_id, draft.text, actor.id, draft.idempotency_key, confirm_unresolved=draft.confirmed_unresolved
+    )
     if draft.template_id is not None and reply.template_id is None:
         reply.template_id = draft.template_id
     if findings:
