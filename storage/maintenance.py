@@ -18,3 +18,9 @@ def refresh_statistics(engine: Engine, *, full: bool = False) -> None:
             conn.execute(text("ANALYZE" if full else "PRAGMA optimize"))
         else:
             conn.execute(text(f"ANALYZE {', '.join(ANALYZED_TABLES)}"))
+
+
+def vacuum_analyze(engine: Engine) -> None:
+    """After a bulk build: reclaim dead rows and refresh every table's statistics (outside a transaction)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))

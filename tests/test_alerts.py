@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socketserver
 import threading
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from connectors.demo import DEFAULT_WORLD, DemoConnector
+from connectors.demo.live import INCIDENT_BRAND, INCIDENT_DELAY, INCIDENT_LENGTH
+from console.config import load_config
 from console.services.alerts import AlertChannels, check_spikes, hourly_series, slack_escape
-from storage.models import Alert, Brand, Mention
+from console.services.demo_seed import seed_demo
+from console.services.escalations import rubric_escalations
+from console.services.store import Store, open_store
+from storage.ingest import ingest_batch
+from storage.models import Alert, Brand, Escalation, Mention, Source
 
 SPIKE = datetime(2026, 11, 30, 14, tzinfo=UTC)  # a Monday afternoon
 
@@ -201,3 +211,119 @@ def test_channels_from_env_and_escaping():
     assert "hunter2" not in repr(channels)
     assert not AlertChannels.from_env({}).any
     assert slack_escape("<@U1> & <http://evil|click>") == "&lt;@U1&gt; &amp; &lt;http://evil|click&gt;"
+
+
+# --- the live demo against the seeded demo store ------------------------------------------------------
+
+DEMO_SOURCES = (
+    ("demo-skyline", "Skyline Air", 15), ("demo-nimbus", "Nimbus Mobile", 15), ("demo-parcelo", "Parcelo Eats", 20),
+)  # fmt: skip
+"""The built-in demo's live sources: name, brand, poll interval in seconds."""
+LIVE_START = datetime(2026, 11, 24, 9, 52, tzinfo=UTC)  # a Tuesday morning, the seeded history ends here
+
+
+@pytest.fixture(scope="module")
+def seeded_demo(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo store as ``mentiondesk demo`` seeds it (5,000 mentions over 30 days), once for the module."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    shutil.copy(sqlite_template, path)
+    store = open_store(f"sqlite:///{path}")
+    seed_demo(store, load_config(), mentions=5_000, now=LIVE_START)
+    store.dispose()
+    return path
+
+
+@pytest.fixture
+def demo_store(seeded_demo: Path, tmp_path: Path) -> Iterator[Store]:
+    path = tmp_path / "demo.db"
+    shutil.copy(seeded_demo, path)
+    store = open_store(f"sqlite:///{path}")
+    yield store
+    store.dispose()
+
+
+class _Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def _run_live(store: Store, start: datetime, duration: timedelta, *, incident: bool) -> list[tuple[datetime, Alert]]:
+    """The worker's loop with a simulated clock: every demo source polled, spikes checked every 5 minutes.
+
+    Sources are polled once a minute (the feed's output depends on elapsed time, not on how often it is
+    asked) and the worker's rubric escalations run on what arrived.  Returns each opened alert with when.
+    """
+    cfg = load_config()
+    clock = _Clock(start)
+    with store.read() as s:
+        ids = {name: (sid, bid) for name, sid, bid in s.execute(select(Source.name, Source.id, Source.brand_id))}
+        brands = {i: n for i, n in s.execute(select(Brand.id, Brand.name))}
+    feeds = [
+        (DemoConnector(seed=zlib.crc32(name.encode()), brands=[DEFAULT_WORLD.brand(brand)], clock=clock,
+                       incident=incident), *ids[name])
+        for name, brand, _ in DEMO_SOURCES
+    ]  # fmt: skip
+    cursors: dict[int, str | None] = {}
+    opened: list[tuple[datetime, Alert]] = []
+    step = 0
+    while clock.at < start + duration:
+        clock.at += timedelta(minutes=1)
+        step += 1
+        for connector, source_id, brand_id in feeds:
+            batch = connector.fetch(cursors.get(source_id))
+            cursors[source_id] = batch.next_cursor
+            if batch.mentions:
+                with store.transaction() as s:
+                    ingest_batch(s, batch.mentions, brand_id=brand_id, source_id=source_id)
+                    new = s.scalars(select(Mention.id).where(Mention.created_at > clock.at - timedelta(minutes=2)))
+                    rubric_escalations(s, list(new), cfg.escalation, now=clock.at)
+        if step % 5 == 0:
+            run = check_spikes(store, config=cfg.alerts.spikes, now=clock.at, timezone=cfg.team.timezone)
+            opened += [(clock.at, a) for a in run.opened]
+    assert {brands[a.brand_id] for _, a in opened} <= set(brands.values())
+    return opened
+
+
+def test_steady_live_demo_traffic_raises_no_spike_alert(demo_store):
+    """48 hours of the live feed continue the seeded history's daily shape: the detector stays quiet."""
+    opened = _run_live(demo_store, LIVE_START, timedelta(hours=48), incident=False)
+    assert opened == []
+    with demo_store.read() as s:
+        live = s.scalar(select(func.count()).where(Mention.created_at >= LIVE_START, Mention.is_brand_post.is_(False)))
+    assert 150 <= live <= 450  # ~6.5 mentions an hour across the three brands, as in the seeded history
+
+
+@pytest.mark.parametrize("minute", [2, 35, 52])
+def test_the_injected_incident_raises_one_volume_alert_while_it_runs(demo_store, minute):
+    """Whatever minute of the hour the demo starts, the outage shows within 20 minutes, once, and goes to PR."""
+    start = LIVE_START.replace(minute=0) + timedelta(minutes=minute)
+    incident_at = start + timedelta(minutes=1) + INCIDENT_DELAY  # the first fetch anchors the feed
+    opened = _run_live(demo_store, start, timedelta(hours=4), incident=True)
+    assert [(a.metric, a.details["brand"]) for _, a in opened] == [("volume", INCIDENT_BRAND)]
+    when, alert = opened[0]
+    assert incident_at < when <= incident_at + timedelta(minutes=20) < incident_at + INCIDENT_LENGTH
+    with demo_store.read() as s:
+        queues = list(s.scalars(select(Escalation.queue).where(Escalation.created_at >= start)))
+        burst = s.scalar(
+            select(func.count()).where(
+                Mention.brand_id == alert.brand_id, Mention.is_brand_post.is_(False),
+                Mention.created_at >= incident_at, Mention.created_at < incident_at + INCIDENT_LENGTH,
+            )
+        )  # fmt: skip
+    assert queues.count("pr_crisis") >= 2  # the reporters asking for comment
+    assert 30 <= burst <= 90
+
+
+def test_a_burst_shows_while_its_hour_is_still_running(store):
+    _seed(store, SPIKE)  # 60 mentions from 14:00 to 14:30
+    assert check_spikes(store, now=SPIKE + timedelta(minutes=8)).opened == []  # too early in the hour
+    run = check_spikes(store, now=SPIKE + timedelta(minutes=35))
+    assert [a.metric for a in run.opened] == ["volume"]
+    alert = run.opened[0]
+    assert alert.started_at == SPIKE and alert.details["count"] == 60
+    assert alert.details["value"] == pytest.approx(60 / (35 / 60))  # pro-rated to mentions an hour
+    assert check_spikes(store, now=SPIKE + timedelta(minutes=50)).opened == []
+    assert check_spikes(store, now=SPIKE + timedelta(hours=1, minutes=5)).opened == []  # the hour completed: same one

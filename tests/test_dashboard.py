@@ -43,9 +43,17 @@ def test_headline_counts_inbound_mentions_only_and_compares_periods(data):
     assert bundle.headline == {
         "current_mentions": 6,
         "current_net_sentiment": -16.7,  # (2 positive - 3 negative) / 6
+        "current_negative_share": 50.0,
+        "current_within_sla_pct": 60.0,  # as the SLA table's overall row
+        "current_median_first_response_s": 2700.0,
         "previous_mentions": 2,
         "previous_net_sentiment": 0.0,
+        "previous_negative_share": 50.0,
+        # the store starts 30 Oct, inside the earlier period (from 26 Oct): no SLA change to show
+        "previous_within_sla_pct": None,
+        "previous_median_first_response_s": None,
     }
+    assert not bundle.comparison.comparable
 
 
 def test_volume_is_bucketed_by_local_day_in_the_team_zone(data):

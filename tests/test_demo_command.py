@@ -48,7 +48,7 @@ def health(port: int) -> bool:
 def test_demo_serves_the_console_on_a_seeded_live_store(tmp_path: Path) -> None:
     port, url = free_port(), f"sqlite:///{tmp_path / 'demo.db'}"
     env = {**os.environ, "MENTIONDESK_DATABASE_URL": url}
-    cmd = [sys.executable, "-m", "console.cli", "demo", "--port", str(port), "--mentions", "1200"]
+    cmd = [sys.executable, "-m", "console.cli", "demo", "--port", str(port), "--mentions", "12000", "--days", "1"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # noqa: S603
     try:
         wait_for(lambda: health(port), 120, "the console's health endpoint")

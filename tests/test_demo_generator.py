@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
+import zlib
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 
 import pytest
 
+from classifiers.rubric import matching_cues
 from connectors.base import (
     PAYLOAD_VERSION,
     REASON_BRAND_POST,
@@ -19,6 +22,7 @@ from connectors.base import (
     REASON_SEARCH_ONLY,
     Connector,
     FatalError,
+    Mention,
     SkippableError,
 )
 from connectors.demo import (
@@ -31,13 +35,20 @@ from connectors.demo import (
     URGENCIES,
     DemoConnector,
     GeneratedMention,
+    LiveCursor,
     generate_mentions,
     replies,
     texts_en,
     texts_intl,
 )
+from connectors.demo.live import INCIDENT_DELAY, INCIDENT_LENGTH
 from connectors.demo.timeline import default_spikes
 from connectors.demo.vocabulary import SLOTS, compile_template, slots_of
+from console.config import load_config
+from console.services.demo_seed import seed_demo, seeded_history
+from console.services.store import open_store
+from console.worker.factory import ConnectorFactory
+from console.worker.leases import SourceLease
 
 END = datetime(2025, 3, 31, 18, 0, tzinfo=UTC)
 START = END - timedelta(days=30)
@@ -285,6 +296,7 @@ def test_every_template_slot_is_known():
     known = set(SLOTS) | {"brand", "sig"}
     texts = list(texts_en.SPAM + texts_en.FOLLOW_WAITING + texts_en.FOLLOW_THANKS + texts_en.FOLLOW_SAME)
     texts += texts_en.SPIKE_OUTAGE + texts_en.SPIKE_VIRAL + texts_en.SPIKE_STORM + texts_en.SPIKE_OUTAGE_NEWS
+    texts += texts_en.SPIKE_OUTAGE_PRESS
     for table in (texts_en.AIRLINE, texts_en.TELECOM, texts_en.FOOD, texts_en.GENERIC, texts_en.COMPETITOR):
         texts += [t for *_, templates in table for t in templates]
     for by_sector in texts_intl.INBOUND.values():
@@ -341,50 +353,174 @@ def test_live_connector_meets_the_contract():
     assert DemoConnector.platform == "demo"
 
 
+def _live(connector: DemoConnector, clock: Clock, hours: float, *, every: timedelta = timedelta(seconds=15)):
+    """Poll ``connector`` every ``every`` for ``hours`` simulated hours; yield ``(clock time, batch)``."""
+    cursor = None
+    stop = clock.at + timedelta(hours=hours)
+    while clock.at < stop:
+        batch = connector.fetch(cursor)
+        yield clock.at, batch
+        cursor = batch.next_cursor
+        clock.at += every
+
+
 def test_live_resume_never_repeats_ids_across_restarts():
     clock = Clock(END)
     cursor = None
     seen: set[tuple[str, str]] = set()
     connector = DemoConnector(clock=clock)
-    for round_ in range(60):
-        if round_ % 10 == 0:
+    before = clock.at
+    for round_ in range(720):  # three hours, polled every 15 s
+        if round_ % 100 == 0:
             connector = DemoConnector(clock=clock)  # a restart: only the stored cursor survives
         batch = connector.fetch(cursor)
-        assert 1 <= len(batch.mentions) <= 4 and not batch.has_more
-        assert batch.reads == len(batch.mentions)
+        assert not batch.has_more and batch.reads == len(batch.mentions)
         for m in batch.mentions:
             key = (m.platform, m.external_id)
             assert key not in seen
             seen.add(key)
-            assert clock.at - timedelta(seconds=30) <= m.created_at <= clock.at
-        cursor = batch.next_cursor
-        clock.at += timedelta(seconds=5)
+            assert before < m.created_at <= clock.at  # what arrived since the last fetch
+        cursor, before = batch.next_cursor, clock.at
+        clock.at += timedelta(seconds=15)
+    assert len(seen) > 20
     bulk = {(g.mention.platform, g.mention.external_id) for g in generate_mentions(2000, seed=7, start=START, end=END)}
     assert not seen & bulk
 
 
+def _cursor_after(hours: float, **kw) -> tuple[str, datetime]:
+    clock = Clock(END)
+    *_, (at, batch) = _live(DemoConnector(clock=clock, **kw), clock, hours)
+    return batch.next_cursor, at
+
+
 def test_live_feed_is_deterministic_given_the_cursor():
-    cursor = DemoConnector(clock=Clock(END)).fetch(None).next_cursor
-    one = DemoConnector(clock=Clock(END)).fetch(cursor)
-    two = DemoConnector(clock=Clock(END + timedelta(minutes=7))).fetch(cursor)
-    assert [(m.external_id, m.text) for m in one.mentions] == [(m.external_id, m.text) for m in two.mentions]
+    cursor, at = _cursor_after(1)
+    later = at + timedelta(minutes=40)
+    one = DemoConnector(clock=Clock(later)).fetch(cursor)
+    two = DemoConnector(clock=Clock(later)).fetch(cursor)
+    key = [(m.external_id, m.text, m.created_at) for m in one.mentions]
+    assert key and key == [(m.external_id, m.text, m.created_at) for m in two.mentions]
     assert one.next_cursor == two.next_cursor
+    sooner = DemoConnector(clock=Clock(later - timedelta(minutes=20))).fetch(cursor)  # a replay before more arrived
+    assert [(m.external_id, m.text, m.created_at) for m in sooner.mentions] == key[: len(sooner.mentions)]
 
 
-def test_live_fetch_respects_limit():
-    batch = DemoConnector(clock=Clock(END), per_fetch=(5, 5)).fetch(None, limit=2)
-    assert len(batch.mentions) == 2
+def test_live_fetch_respects_limit_and_pages_the_rest():
+    cursor, at = _cursor_after(0.1)
+    clock = Clock(at + timedelta(minutes=50))  # the incident ran meanwhile: dozens of mentions are due
+    connector = DemoConnector(clock=clock)
+    first = connector.fetch(cursor, limit=5)
+    assert len(first.mentions) == 5 and first.has_more
+    seen = {m.external_id for m in first.mentions}
+    batch = first
+    while batch.has_more:
+        batch = connector.fetch(batch.next_cursor, limit=5)
+        assert not seen & {m.external_id for m in batch.mentions}
+        seen |= {m.external_id for m in batch.mentions}
+    assert len(seen) > 20
 
 
-@pytest.mark.parametrize("cursor", ["not json", '{"seq": "x"}', '{"seq": -1, "seed": 1, "anchor_ms": 0}'])
+def test_live_catches_up_at_most_an_hour_after_a_stop():
+    cursor, at = _cursor_after(1, incident=False)
+    batch = DemoConnector(clock=Clock(at + timedelta(days=2)), incident=False).fetch(cursor, limit=1000)
+    assert batch.mentions and min(m.created_at for m in batch.mentions) > at + timedelta(days=2, hours=-1)
+
+
+@pytest.mark.parametrize("cursor", ["not json", '{"seq": "x"}', '{"seq": -1, "seed": 1, "anchor_ms": 0}', "[1]"])
 def test_live_bad_cursor_is_a_fatal_error(cursor):
     with pytest.raises(FatalError, match="cursor"):
         DemoConnector().fetch(cursor)
 
 
+def test_live_reads_a_version_1_cursor():
+    anchor = int(END.timestamp() * 1000)
+    old = json.dumps({"v": 1, "seq": 40, "seed": 7, "anchor_ms": anchor})
+    batch = DemoConnector(clock=Clock(END + timedelta(minutes=3))).fetch(old)
+    assert batch.mentions == [] and LiveCursor.decode(batch.next_cursor).at_ms == anchor + 180_000
+
+
+def _per_utc_hour(items, days: float) -> list[float]:
+    counts = Counter(at.hour for at in items)
+    return [counts[h] / days for h in range(24)]
+
+
+def test_live_rate_follows_the_seeded_history():
+    """Each demo source continues its brand's seeded volume, hour by hour of the day, without the incidents."""
+    start = END - timedelta(days=30)
+    seeded = [g for g in generate_mentions(5000, seed=42, start=start, end=END) if not g.mention.is_brand_post]
+    spikes = default_spikes(start, END, [b.name for b in DEFAULT_WORLD.brands])
+    for brand, interval in ((SKYLINE_AIR, 15), (NIMBUS_MOBILE, 15), (PARCELO_EATS, 20)):
+        history = [
+            g.mention.created_at for g in seeded
+            if g.brand == brand.name and not any(s.start <= g.mention.created_at < s.end for s in spikes)
+        ]  # fmt: skip
+        clock = Clock(END)
+        connector = DemoConnector(seed=zlib.crc32(brand.name.encode()), brands=[brand], clock=clock, incident=False)
+        live = [m.created_at for _, b in _live(connector, clock, 24 * 14, every=timedelta(seconds=interval * 8))
+                for m in b.mentions]  # fmt: skip
+        seeded_rate, live_rate = len(history) / (30 * 24), len(live) / (14 * 24)
+        assert 0.8 < live_rate / seeded_rate < 1.25, (brand.name, live_rate, seeded_rate)
+        shape = statistics.correlation(_per_utc_hour(history, 30), _per_utc_hour(live, 14))
+        assert shape > 0.85, (brand.name, shape)
+
+
+def test_live_rate_does_not_depend_on_how_often_it_is_polled():
+    counts = []
+    for every in (timedelta(seconds=15), timedelta(minutes=10)):
+        clock = Clock(END)
+        connector = DemoConnector(seed=3, clock=clock, incident=False)
+        counts.append(sum(len(b.mentions) for _, b in _live(connector, clock, 24 * 7, every=every)))
+    assert 0.85 < counts[0] / counts[1] < 1.15
+
+
+def _incident_run(seed: int, every: timedelta, hours: float = 2) -> list[tuple[datetime, Mention]]:
+    clock = Clock(END)
+    connector = DemoConnector(seed=seed, brands=[NIMBUS_MOBILE], clock=clock)
+    return [(at, m) for at, b in _live(connector, clock, hours, every=every) for m in b.mentions]
+
+
+def test_live_incident_starts_minutes_after_the_first_fetch_and_bursts_once():
+    arrived = _incident_run(5, timedelta(seconds=15), hours=24)
+    status = [m for _, m in arrived if m.is_brand_post]
+    assert len(status) == 1 and status[0].created_at == END + INCIDENT_DELAY and "aware of an issue" in status[0].text
+    begins, ends = END + INCIDENT_DELAY, END + INCIDENT_DELAY + INCIDENT_LENGTH
+    inside = [m for _, m in arrived if begins <= m.created_at < ends and not m.is_brand_post]
+    per_minute_after = sum(1 for _, m in arrived if m.created_at >= ends) / (24 * 60 - 31)
+    assert len(inside) / 25 > 10 * per_minute_after  # a burst, many times the usual rate
+    assert 30 <= len(inside) <= 90
+    press = [m for m in inside if re.search(r"journalist|going viral", m.text)]
+    assert len(press) == 2 and all(m.author.verified and m.replyable for m in press)
+    assert all(matching_cues(m.text)[0][0].name == "press_viral" for m in press)
+    threaded = [m for m in inside if m.conversation_id == status[0].external_id and m.in_reply_to_id]
+    assert threaded  # customers pile onto the status post
+
+
+def test_live_incident_is_deterministic_given_the_cursor():
+    often = _incident_run(5, timedelta(seconds=15))
+    seldom = _incident_run(5, timedelta(minutes=4))
+
+    def scripted(run):
+        return [(m.external_id, m.created_at, m.text) for _, m in run if m.is_brand_post or "journalist" in m.text]
+
+    assert len(scripted(often)) == 2 and scripted(often) == scripted(seldom)
+    for at, m in often:  # delivered once, in the fetch after it happened
+        assert at - timedelta(seconds=15) < m.created_at <= at
+
+
+def test_live_incident_only_for_its_brand():
+    clock = Clock(END)
+    connector = DemoConnector(seed=5, brands=[SKYLINE_AIR], clock=clock)
+    arrived = [m for _, b in _live(connector, clock, 1) for m in b.mentions]
+    assert len(arrived) < 15 and not any(m.is_brand_post for m in arrived)
+
+
 def _replyable_mention():
-    batch = DemoConnector(clock=Clock(END), per_fetch=(4, 4), seed=11).fetch(None)
-    return next(m for m in batch.mentions if m.replyable)
+    clock = Clock(END)
+    for _, batch in _live(DemoConnector(clock=clock, seed=11), clock, 3, every=timedelta(minutes=5)):
+        for m in batch.mentions:
+            if m.replyable:
+                return m
+    raise AssertionError("no replyable live mention in three hours")
 
 
 def test_reply_is_idempotent_and_remembered():
@@ -412,3 +548,28 @@ def test_reply_refuses_what_the_platform_would():
     news = next(g.mention for g in generate_mentions(400, seed=3, start=START, end=END) if not g.mention.replyable)
     with pytest.raises(SkippableError, match="cannot reply"):
         connector.reply(news, "hello", idempotency_key="k3")
+
+
+def _demo_lease() -> SourceLease:
+    return SourceLease(id=1, name="demo-nimbus", platform="demo", kind="demo", brand_id=None,
+                       config={"brand": "Nimbus Mobile"}, cursor=None, interval_s=30, reads_used=0,
+                       reads_month=None, consecutive_failures=0)  # fmt: skip
+
+
+def test_the_live_feed_continues_the_seeded_history_at_its_rate(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A demo seeded with 2,000 mentions over 2 days gets a live feed at that rate, not the default's."""
+    store = open_store(f"sqlite:///{tmp_path / 'demo.db'}", upgrade=True)
+    try:
+        assert ConnectorFactory(store=store)(_demo_lease())._history == (5_000, 30)  # no demo seed: the default
+        seed_demo(store, load_config(), mentions=2_000, days=2, seed=3)
+        with store.read() as session:
+            assert seeded_history(session) == (2_000, 2)
+        feed = ConnectorFactory(store=store)(_demo_lease())
+        assert feed._history == (2_000, 2)
+        clock = datetime(2026, 11, 4, 12, tzinfo=UTC)
+        busy = DemoConnector(seed=1, history_mentions=2_000, history_days=2, clock=lambda: clock, incident=False)
+        quiet = DemoConnector(seed=1, clock=lambda: clock, incident=False)
+        anchor = int(clock.timestamp() * 1000)
+        assert busy._rates_for(anchor).per_weight_ms > 2 * quiet._rates_for(anchor).per_weight_ms
+    finally:
+        store.dispose()

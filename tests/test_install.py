@@ -146,7 +146,7 @@ def test_the_installed_demo_seeds_serves_and_ingests_into_one_store_in_the_run_f
 
     repo_store_existed = (ROOT / ".mentiondesk").exists()
     port, db, log = free_port(), run / ".mentiondesk" / "mentiondesk.db", tmp_path / "demo.log"
-    cmd = [mentiondesk, "demo", "--port", str(port), "--mentions", "300"]
+    cmd = [mentiondesk, "demo", "--port", str(port), "--mentions", "12000", "--days", "1"]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=run, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
     try:

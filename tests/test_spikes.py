@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -257,3 +258,78 @@ def test_episode_is_a_plain_record():
     hour = START
     episode = Episode("acme", SpikeMetric.VOLUME, hour, hour, 5.0, 50.0, hour)
     assert episode.end is None
+
+
+# --- the hour still running ------------------------------------------------------------------------
+
+
+def running_hour(volume, negative, at: int, minutes: int, seed: int = 0, extra: int = 0) -> HourlySeries:
+    """The series up to hour ``at`` seen ``minutes`` into it: each of its mentions so far with chance minutes/60."""
+    rng = np.random.default_rng(seed)
+    fraction = minutes / 60
+    so_far = int(rng.binomial(volume[at], fraction)) + extra
+    negatives = min(int(rng.binomial(negative[at], fraction)) + extra, so_far)
+    counts = [int(v) for v in volume[:at]] + [so_far]
+    return HourlySeries(START, counts, [int(n) for n in negative[:at]] + [negatives], last_fraction=fraction)
+
+
+@pytest.mark.parametrize("minutes", [10, 15, 30, 45])
+def test_a_running_hour_at_the_usual_pace_is_quiet(minutes):
+    volume, negative = seasonal_traffic(5)
+    flagged = []
+    for at in range(4 * WEEK, 5 * WEEK):
+        series = running_hour(volume, negative, at, minutes, seed=at)
+        flagged += [(at, s.metric, round(s.z, 1)) for s in score_hour(series, at, CONFIG) if s.flagged]
+    assert flagged == []
+
+
+def test_a_running_hour_is_not_scored_too_early():
+    volume, negative = seasonal_traffic(5)
+    at = 4 * WEEK + 24 + 14
+    assert score_hour(running_hour(volume, negative, at, 9, extra=80), at, CONFIG) == []
+    assert score_hour(running_hour(volume, negative, at, 10, extra=80), at, CONFIG)
+
+
+def test_a_burst_in_the_running_hour_is_flagged_and_pro_rated():
+    volume, negative = seasonal_traffic(5)
+    at = 4 * WEEK + 24 + 14  # Tuesday 14:00, ~35 an hour
+    series = running_hour(volume, negative, at, 15, extra=40)
+    score = next(s for s in score_hour(series, at, CONFIG) if s.metric is SpikeMetric.VOLUME)
+    assert score.flagged and score.fraction == 0.25
+    assert score.value == score.count / 0.25  # mentions an hour, like a completed hour's
+    assert score.hour == series.hour_at(at)
+
+
+def test_a_running_hour_needs_the_stricter_threshold():
+    volume, negative = seasonal_traffic(5)
+    at = 4 * WEEK + 24 + 14
+    seen = []
+    for extra in range(0, 40):
+        for s in score_hour(running_hour(volume, negative, at, 20, extra=extra), at, CONFIG):
+            if s.metric is SpikeMetric.VOLUME:
+                assert s.flagged == (s.z >= CONFIG.partial_z_threshold and s.count >= CONFIG.min_volume)
+                seen.append((s.z, s.flagged))
+    assert any(CONFIG.z_threshold <= z < CONFIG.partial_z_threshold and not f for z, f in seen)
+    assert any(f for _, f in seen)
+
+
+@pytest.mark.parametrize("fraction", [0.0, -0.1, 1.5])
+def test_last_fraction_must_be_part_of_an_hour(fraction):
+    with pytest.raises(ValueError, match="last_fraction"):
+        HourlySeries(START, [1], [0], last_fraction=fraction)
+
+
+def test_a_quiet_start_of_an_hour_neither_flags_a_drop_nor_ends_a_spike():
+    volume, negative = seasonal_traffic(5)
+    at = 4 * WEEK + 24 + 14  # Tuesday 14:00, ~35 an hour
+    empty = HourlySeries(START, [int(v) for v in volume[:at]] + [0], [int(n) for n in negative[:at]] + [0],
+                         last_fraction=0.25)  # fmt: skip
+    scores = score_hour(empty, at, CONFIG)
+    assert scores and not any(s.flagged for s in scores)
+    tracker = EpisodeTracker(quiet_hours=2)
+    assert tracker.update("acme", score(0, 6)).action == "opened"
+    assert tracker.update("acme", score(1, 1)).action == "continued"
+    quiet_start = replace(score(2, 0.5), fraction=0.25)  # two hours on, but only a quarter of the hour seen
+    assert tracker.update("acme", quiet_start).action == "continued" and tracker.open_episodes
+    closed = tracker.update("acme", score(2, 0.5))  # the same hour, completed and still quiet
+    assert closed.action == "closed" and closed.episode.end == START + timedelta(hours=1)

@@ -68,6 +68,7 @@ class DemoStream:
             "storm": compile_texts(texts_en.SPIKE_STORM),
             "outage_news": compile_texts(texts_en.SPIKE_OUTAGE_NEWS),
         }
+        self.press = compile_texts(texts_en.SPIKE_OUTAGE_PRESS)
         self.viral_root = compile_texts(texts_en.SPIKE_VIRAL[:1])[0]
         self.status_posts = {
             SPIKE_OUTAGE: compile_texts((texts_en.SPIKE_OUTAGE_BRAND_POST,))[0],
@@ -228,6 +229,23 @@ class DemoStream:
         self.c.pinned = {"city": CITIES[(index * 11 + 5) % len(CITIES)]}
         try:
             return self._incident_post(ms, spike, index, counter, fetched_ms)
+        finally:
+            self.c.pinned = {}
+
+    def press_question(
+        self, ms: int, spike: Spike, index: int, counter: int, fetched_ms: int, which: int
+    ) -> GeneratedMention:
+        """A reporter asking the brand about incident ``index``: a critical post (the rubric's press cue)."""
+        brand = self.by_name[spike.brand]
+        self.c.pinned = {"city": CITIES[(index * 11 + 5) % len(CITIES)]}
+        try:
+            author = self.c.people.reporter("x", which)
+            text = self.c.text(self.press[which % len(self.press)], brand, "x", tagged=True)
+            topic = SPIKE_TOPICS[brand.sector]
+            return self._emit(
+                ms, counter, fetched_ms, brand, KIND_DIRECT, "x", author, text, "en", topic, "neutral", "critical",
+                boost=5.0,
+            )  # fmt: skip
         finally:
             self.c.pinned = {}
 

@@ -136,6 +136,13 @@ class AuthorBook:
         h = self._hash(platform, -999_999)
         return self._build(platform, h, "jen_eats_city", "Jen Okoro", 486_200, True)
 
+    def reporter(self, platform: str, index: int) -> Author:
+        """A verified tech reporter who asks the brand for comment during an incident."""
+        h = self._hash(platform, -888_888 - index)
+        first = FIRST_NAMES[h % 50].capitalize()
+        handle = f"{first.lower()}_reports{(h >> 8) % 100}"
+        return self._build(platform, h, handle, f"{first} (tech reporter)", 38_000 + h % 90_000, True)
+
     def brand_account(self, platform: str, handle: str, name: str) -> Author:
         """The brand's own account on ``platform``."""
         h = mix64(self._seed ^ hash_text(handle))

@@ -518,6 +518,13 @@ SPIKE_OUTAGE_NEWS: tuple[str, ...] = (
     "{brand} outage leaves customers across {city} without calls or data",
     "{brand} says engineers are working to restore service after network failure",
 )
+SPIKE_OUTAGE_PRESS: tuple[str, ...] = (
+    "{brand} journalist here, writing up today's outage in {city}: how many customers are affected and when "
+    "is service back? On deadline, can your press office comment?",
+    "{brand} your outage thread is going viral in {city}. Reporter at a local news station, we'd like a "
+    "statement before we go on air",
+)
+"""The press asking during the live demo's incident: the rubric's ``press_viral`` cue sends them to PR."""
 SPIKE_VIRAL: tuple[str, ...] = (
     "{brand} rider left my order in the rain, food cold, and support closed the chat on me. 0 stars. Never again",
     "{brand} this is exactly what happened to me yesterday, cold food and no refund",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,8 @@ DIURNAL = (
 )  # fmt: skip
 WEEKDAY = (1.12, 1.02, 1.0, 1.0, 1.04, 0.82, 0.88)
 """Monday to Sunday: Monday carries the weekend's backlog, Saturday is quiet."""
+MEAN_WEIGHT = statistics.fmean(DIURNAL) * statistics.fmean(WEEKDAY)
+"""The average of :func:`hour_weight` over a week."""
 
 SPIKE_OUTAGE = "outage"
 SPIKE_VIRAL = "viral"
@@ -77,6 +80,23 @@ def default_spikes(start: datetime, end: datetime, brands: Sequence[str]) -> tup
 def hour_weight(at: datetime) -> float:
     """Normal volume for the hour that contains ``at``."""
     return DIURNAL[at.hour] * WEEKDAY[at.weekday()]
+
+
+def normal_per_weight(n: int, start: datetime, end: datetime, brands: Sequence[str]) -> float:
+    """Mentions per hour of weight 1.0 outside incidents, in a history of ``n`` mentions over ``[start, end)``.
+
+    :func:`iter_moments` shares ``n`` out in proportion to each hour's weight (seasonality times the
+    incidents' extra, noise averaging out), so an hour of weight ``w`` outside incidents expects
+    ``w`` times this.  The live feed continues the history at this rate.
+    """
+    spikes = default_spikes(start, end, brands)
+    total, cursor = 0.0, start
+    while cursor < end:
+        length = min(timedelta(hours=1), end - cursor)
+        middle = cursor + length / 2
+        total += hour_weight(middle) * (length / timedelta(hours=1)) * (1.0 + sum(s.boost_at(middle) for s in spikes))
+        cursor += length
+    return n / total if total else 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,11 @@ are first put on a variance-stabilised scale (Anscombe square root, arcsine), an
 spread has a floor from the counting noise itself: sparse brands otherwise have a MAD of
 zero and every extra mention would look infinite.
 
+The hour still running is scored too, once ``partial_min_minutes`` of it have passed: its count so far
+against the baseline hours scaled to the same share of an hour, at the stricter ``partial_z_threshold``
+and only once the count itself reaches ``min_volume``.  So a burst shows within minutes, not after its
+hour ends, while a quiet start of an hour is not mistaken for one.
+
 An :class:`EpisodeTracker` turns hourly verdicts into episodes, so an alert is sent once
 when an episode opens, not every hour (or minute) it lasts.  :func:`top_terms` explains a
 spike with the words that set its posts apart from the baseline posts.
@@ -51,17 +56,26 @@ class SpikeConfig(BaseModel):
     neighbour_hours: int = Field(1, ge=0, le=3, description="hours either side pooled into the baseline")
     min_baseline_points: int = Field(4, ge=2, description="fewer baseline hours give no verdict")
     share_sigma_floor: float = Field(0.02, gt=0, lt=1)
+    partial_min_minutes: int = Field(10, ge=1, le=59, description="minutes of the running hour before it is scored")
+    partial_z_threshold: float = Field(5.0, gt=0, description="z at which the running hour opens an episode")
 
 
 @dataclass(frozen=True)
 class HourlySeries:
-    """Hourly counts for one brand; ``start`` is the UTC hour of the first bucket."""
+    """Hourly counts for one brand; ``start`` is the UTC hour of the first bucket.
+
+    ``last_fraction`` is how much of the last bucket has passed: 1.0 when it is a completed hour,
+    less when it is the hour still running (its counts are those so far).
+    """
 
     start: datetime
     volume: Sequence[int]
     negative: Sequence[int]
+    last_fraction: float = 1.0
 
     def __post_init__(self) -> None:
+        if not 0 < self.last_fraction <= 1:
+            raise ValueError(f"last_fraction must be in (0, 1], got {self.last_fraction}")
         if self.start.tzinfo is None or self.start.astimezone(UTC).minute or self.start.second:
             raise ValueError(f"start must be an aware datetime on the hour, got {self.start.isoformat()}")
         if len(self.volume) != len(self.negative):
@@ -78,14 +92,19 @@ class HourlySeries:
         """The bucket holding ``hour`` (may be out of range)."""
         return int((hour.astimezone(UTC) - self.start.astimezone(UTC)) // HOUR)
 
+    def fraction_of(self, index: int) -> float:
+        """How much of bucket ``index`` has passed (below 1 only for a running last hour)."""
+        return self.last_fraction if index == len(self.volume) - 1 else 1.0
+
 
 @dataclass(frozen=True)
 class HourScore:
     """How unusual one hour is on one metric.
 
-    ``value`` and ``baseline`` are in natural units (mentions, or a share from 0 to 1);
-    ``z`` is measured on the variance-stabilised scale.  ``elevated`` is the weaker level
-    that keeps an open episode going.
+    ``value`` and ``baseline`` are in natural units (mentions an hour, or a share from 0 to 1;
+    a running hour's volume is its count so far pro-rated to the hour); ``z`` is measured on
+    the variance-stabilised scale.  ``elevated`` is the weaker level that keeps an open
+    episode going; ``fraction`` is how much of the hour had passed (1.0 for a completed one).
     """
 
     hour: datetime
@@ -96,6 +115,7 @@ class HourScore:
     count: int
     flagged: bool
     elevated: bool
+    fraction: float = 1.0
 
 
 def robust_z(value: float, samples: Sequence[float], sigma_floor: float) -> float:
@@ -138,25 +158,35 @@ def baseline_weeks(series: HourlySeries, index: int, config: SpikeConfig, tz: tz
 
 
 def score_hour(series: HourlySeries, index: int, config: SpikeConfig, tz: tzinfo = UTC) -> list[HourScore]:
-    """Score one hour on volume and on negative share; empty without enough history."""
+    """Score one hour on volume and on negative share; empty without enough history or too early in the hour."""
+    fraction = series.fraction_of(index)
+    if fraction < 1 and fraction * 60 < config.partial_min_minutes:
+        return []
     weeks = baseline_weeks(series, index, config, tz)
     if sum(len(hours) for hours in weeks) < config.min_baseline_points:
         return []
-    scores = [_volume_score(series, index, weeks, config)]
-    share = _share_score(series, index, weeks, config)
+    threshold = config.z_threshold if fraction >= 1 else max(config.partial_z_threshold, config.z_threshold)
+    scores = [_volume_score(series, index, weeks, config, threshold)]
+    share = _share_score(series, index, weeks, config, threshold)
     return scores + ([share] if share else [])
 
 
-def _volume_score(series: HourlySeries, index: int, weeks: list[list[int]], config: SpikeConfig) -> HourScore:
+def _volume_score(
+    series: HourlySeries, index: int, weeks: list[list[int]], config: SpikeConfig, threshold: float
+) -> HourScore:
+    """The count against the baseline hours' counts, both for the part of the hour that has passed."""
+    fraction = series.fraction_of(index)
     counts = [series.volume[i] for hours in weeks for i in hours]
     value = series.volume[index]
-    z = robust_z(anscombe(value), [anscombe(c) for c in counts], 1.0)  # 1.0: the Poisson noise itself
-    flagged = value >= config.min_volume and z >= config.z_threshold
-    return HourScore(series.hour_at(index), SpikeMetric.VOLUME, value, statistics.median(counts), z, value,
-                     flagged, z >= config.continue_z)  # fmt: skip
+    z = robust_z(anscombe(value), [anscombe(c * fraction) for c in counts], 1.0)  # 1.0: the Poisson noise itself
+    flagged = value >= config.min_volume and z >= threshold
+    return HourScore(series.hour_at(index), SpikeMetric.VOLUME, value / fraction, statistics.median(counts), z,
+                     value, flagged, z >= config.continue_z, fraction)  # fmt: skip
 
 
-def _share_score(series: HourlySeries, index: int, weeks: list[list[int]], config: SpikeConfig) -> HourScore | None:
+def _share_score(
+    series: HourlySeries, index: int, weeks: list[list[int]], config: SpikeConfig, threshold: float
+) -> HourScore | None:
     """Negative share against the median of each earlier week's pooled share at this hour.
 
     Shares of single quiet hours are mostly 0 or 1, so each week's hours are pooled
@@ -172,9 +202,9 @@ def _share_score(series: HourlySeries, index: int, weeks: list[list[int]], confi
     slope = 1.0 / math.sqrt(max(p * (1 - p), 0.01))  # d(arcsine)/d(share) at the baseline share
     floor = math.sqrt(1.0 / total + (config.share_sigma_floor * slope) ** 2)
     z = robust_z(arcsine(negative, total), [arcsine(neg, vol) for neg, vol in pooled], floor)
-    flagged = total >= config.min_volume and negative >= config.min_negative and z >= config.z_threshold
+    flagged = total >= config.min_volume and negative >= config.min_negative and z >= threshold
     return HourScore(series.hour_at(index), SpikeMetric.NEGATIVE_SHARE, negative / total, p, z, negative,
-                     flagged, z >= config.continue_z)  # fmt: skip
+                     flagged, z >= config.continue_z, series.fraction_of(index))  # fmt: skip
 
 
 def scan(series: HourlySeries, config: SpikeConfig, *, last_hours: int = 1, tz: tzinfo = UTC) -> list[HourScore]:
@@ -212,7 +242,9 @@ class EpisodeTracker:
     An episode opens on a flagged hour, stays open while hours are at least
     ``continue_z`` (hysteresis against flapping around the threshold), and closes after
     ``quiet_hours`` hours below it.  Scores for an hour already seen (the worker checks
-    every minute) update the peak but never re-notify.  Pass the open episodes back in
+    every minute) update the peak but never re-notify.  A running hour can open or extend
+    an episode but never closes one: a quiet first quarter of an hour is no evidence that
+    the spike is over (its completed score decides).  Pass the open episodes back in
     after a restart so a running spike is not announced twice.
     """
 
@@ -240,7 +272,7 @@ class EpisodeTracker:
             episode = _with_score(episode, score)
             self._open[(key, score.metric)] = episode
             return TrackerUpdate("continued", episode, False)
-        if score.hour - episode.last_elevated >= self.quiet_hours * HOUR:
+        if score.fraction >= 1 and score.hour - episode.last_elevated >= self.quiet_hours * HOUR:
             del self._open[(key, score.metric)]
             return TrackerUpdate("closed", replace(episode, end=episode.last_elevated + HOUR), False)
         return TrackerUpdate("continued", episode, False)

@@ -1,7 +1,8 @@
 """Spike and crisis alerts: detect from hourly counts in SQL, record each episode once, deliver it.
 
-The worker calls :func:`check_spikes` every minute or so.  It scores the last completed
-hours of each brand with :mod:`console.domain.spikes`, keeps episodes in the ``alerts``
+The worker calls :func:`check_spikes` every few minutes.  It scores the last completed
+hours of each brand, and the hour still running once enough of it has passed, with
+:mod:`console.domain.spikes`, keeps episodes in the ``alerts``
 table (open ones are fed back into an :class:`~console.domain.spikes.EpisodeTracker`,
 so a restart does not announce a running spike again), and sends each new episode to a
 Slack-compatible webhook and/or by email.  Delivery is retried on later runs until it
@@ -91,8 +92,13 @@ class AlertChannels(BaseModel):
 # --- detection -------------------------------------------------------------------------------------------
 
 
-def hourly_series(session: Session, brand_id: int, start: datetime, end: datetime) -> HourlySeries:
-    """Inbound volume and negatives per UTC hour in ``[start, end)`` for one brand, zero-filled."""
+def hourly_series(
+    session: Session, brand_id: int, start: datetime, end: datetime, *, last_fraction: float = 1.0
+) -> HourlySeries:
+    """Inbound volume and negatives per UTC hour in ``[start, end)`` for one brand, zero-filled.
+
+    ``last_fraction`` below 1 marks the last hour as still running (its counts are those so far).
+    """
     hour = utc_hour(session, Mention.created_at)
     negative = func.sum(case((Mention.sentiment == "negative", 1), else_=0))
     query = (
@@ -107,7 +113,7 @@ def hourly_series(session: Session, brand_id: int, start: datetime, end: datetim
         i = int((parse_hour(bucket) - start) // HOUR)
         if 0 <= i < hours:
             volume[i], negatives[i] = int(n), int(neg or 0)
-    return HourlySeries(start, volume, negatives)
+    return HourlySeries(start, volume, negatives, last_fraction)
 
 
 @dataclass
@@ -130,18 +136,21 @@ def check_spikes(
     quiet_hours: int = 2,
     timezone: str = "UTC",
 ) -> SpikeRun:
-    """Score the last completed hours of every own brand, record episodes, deliver new ones."""
+    """Score the last completed hours and the running one of every own brand, record episodes, deliver new ones."""
     from zoneinfo import ZoneInfo
 
     config, channels = config or SpikeConfig.model_validate({}), channels or AlertChannels()
-    end = (now or datetime.now(UTC)).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    start = end - timedelta(weeks=config.baseline_weeks) - config.neighbour_hours * HOUR
+    at = (now or datetime.now(UTC)).astimezone(UTC)
+    hour = at.replace(minute=0, second=0, microsecond=0)
+    fraction = (at - hour) / HOUR  # of the running hour; scored once partial_min_minutes have passed
+    end = hour + HOUR if fraction > 0 else hour
+    start = hour - timedelta(weeks=config.baseline_weeks) - config.neighbour_hours * HOUR
     run = SpikeRun()
     with store.transaction() as session:
         brands = session.execute(select(Brand.id, Brand.name).where(Brand.is_competitor.is_(False))).all()
         for brand_id, name in brands:
-            series = hourly_series(session, brand_id, start, end)
-            scores = scan(series, config, last_hours=lookback_hours, tz=ZoneInfo(timezone))
+            series = hourly_series(session, brand_id, start, end, last_fraction=fraction or 1.0)
+            scores = scan(series, config, last_hours=lookback_hours + (end > hour), tz=ZoneInfo(timezone))
             _track(session, brand_id, name, scores, quiet_hours, run)
     run.delivered, run.failed = deliver_pending(store, channels)
     return run

@@ -7,17 +7,20 @@ so the page can chart them, show them as tables and offer them as CSV unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from console.services.dashboard_filters import DashboardFilters, with_periods
+from console.domain.spikes import SpikeMetric
+from console.services.dashboard_filters import DashboardFilters, date_words, moment_words, with_periods
 from console.services.dashboard_reputation import (
     URGENCIES,
     change_table,
@@ -44,14 +47,39 @@ from console.services.dashboard_team import (
     backlog,
     labels_of,
     response_histogram,
+    seconds_label,
     sla_breakdown,
     sla_by_period,
     time_summary,
 )
 from console.services.rollup import Plan, plan
 from console.services.sql_time import is_postgres
+from storage.models import Alert, Mention
 
-__all__ = ["DashboardData", "DashboardFilters", "dashboard_bundle", "frames_of"]
+__all__ = [
+    "Comparison", "DashboardData", "DashboardFilters", "Headline", "alert_words", "comparison_words",
+    "dashboard_bundle", "frames_of", "headline_metrics",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The earlier period the headline and the change columns compare with, like with like.
+
+    ``start``-``end`` is as long as the range has run so far (up to now for a range that includes today)
+    and ends as far before the range as that.  It is comparable only when the store's first mention
+    (``data_since``) is no later than its start: a store holding 30 days cannot compare 30 days with
+    the 30 before, and a partial earlier period would make every change look like growth.
+    """
+
+    start: datetime
+    end: datetime
+    data_since: datetime | None
+
+    @property
+    def comparable(self) -> bool:
+        """Whether the store covers the whole earlier period."""
+        return self.end > self.start and self.data_since is not None and self.data_since <= self.start
 
 
 @dataclass(frozen=True)
@@ -61,7 +89,9 @@ class DashboardData:
     Attributes:
         filters: What was asked for.
         computed_at: When the figures were taken ("now" for backlog ages and overdue targets).
-        headline: Mentions and net sentiment score, now and in the previous period.
+        comparison: The earlier period compared with, and whether the store covers it.
+        headline: Mentions, net sentiment score, negative share, share within SLA and median first response,
+            ``current_…`` and ``previous_…`` (previous SLA figures only when the comparison holds).
         volume: ``period, sentiment, mentions`` in the team's zone.
         net_sentiment: ``period, positive, negative, classified, net_sentiment``.
         urgency_mix: Counts by urgency, with the change against the previous period.
@@ -79,6 +109,7 @@ class DashboardData:
 
     filters: DashboardFilters
     computed_at: datetime
+    comparison: Comparison
     headline: dict[str, float | int | None]
     volume: pd.DataFrame
     net_sentiment: pd.DataFrame
@@ -161,9 +192,10 @@ def _second_session(session: Session) -> Iterator[Session | None]:
 
 
 def _sqlite_file(session: Session) -> bool:
-    database = session.get_bind().url.database or ""
+    url = session.get_bind().engine.url
+    database = url.database or ""
     in_memory = not database or database == ":memory:" or database.startswith("file:") or "mode=memory" in database
-    if in_memory or session.get_bind().url.get_backend_name() != "sqlite":
+    if in_memory or url.get_backend_name() != "sqlite":
         return False
     return not getattr(session.connection().connection.driver_connection, "in_transaction", True)
 
@@ -196,13 +228,16 @@ def dashboard_bundle(session: Session, filters: DashboardFilters) -> DashboardDa
         times = time_summary(durations)
         histogram = response_histogram(detail, durations)
         rest = beside.result() if beside is not None else _beside_reads(session, filters, the_plan, voice)
+    comparison = Comparison(filters.previous_start, filters.previous_end, _first_mention(session))
+    before = _previous_sla(session, filters, the_plan, labels) if comparison.comparable else None
     hourly = with_periods(rest.hourly, filters)
     mix = mix_by_period(rest.counts, filters)
     volume = volume_by_sentiment(hourly, filters)
     return DashboardData(
         filters=filters,
         computed_at=filters.clock(),
-        headline=headline(mix),
+        comparison=comparison,
+        headline=headline(mix) | _sla_headline("current", sla) | _sla_headline("previous", before),
         volume=volume,
         net_sentiment=net_sentiment_trend(volume),
         urgency_mix=change_table(mix, "urgency", (*URGENCIES, "unclassified")),
@@ -219,6 +254,120 @@ def dashboard_bundle(session: Session, filters: DashboardFilters) -> DashboardDa
     )
 
 
+def _first_mention(session: Session) -> datetime | None:
+    """When the store's data starts (one step down the ``created_at`` index)."""
+    return session.scalar(select(func.min(Mention.created_at)))
+
+
+def _previous_sla(
+    session: Session, filters: DashboardFilters, the_plan: Plan, labels: dict[str, dict[Any, str]]
+) -> pd.DataFrame:
+    """SLA figures of the earlier period (:attr:`DashboardFilters.previous_end`), for the headline's changes."""
+    earlier = replace(filters, start=filters.previous_start, end=filters.previous_end)
+    detail = daily_detail(session, earlier, the_plan)
+    return sla_breakdown(detail, Durations(detail), labels)
+
+
+def _sla_headline(period: str, sla: pd.DataFrame | None) -> dict[str, float | int | None]:
+    """``{period}_within_sla_pct`` and ``{period}_median_first_response_s`` from the overall SLA row."""
+    overall = sla[sla["dimension"] == "all"] if sla is not None else pd.DataFrame()
+    figures: dict[str, float | int | None] = {"within_sla_pct": None, "median_first_response_s": None}
+    if not overall.empty:
+        for name in figures:
+            value = overall[name].iloc[0]
+            figures[name] = None if value is None or pd.isna(value) else float(value)
+    return {f"{period}_{name}": value for name, value in figures.items()}
+
+
 def frames_of(data: DashboardData) -> dict[str, pd.DataFrame]:
     """Every table of the bundle by name, for CSV downloads and tests."""
     return {f.name: getattr(data, f.name) for f in fields(data) if isinstance(getattr(data, f.name), pd.DataFrame)}
+
+
+# --- the headline figures as the page shows them ----------------------------------------------------------
+
+
+DeltaColour = Literal["normal", "inverse", "off"]
+"""``st.metric``'s ``delta_color``: up is good (normal), up is bad (inverse), neither (off)."""
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline figure as ``st.metric`` shows it; ``delta_color`` says whether up is good, bad or neither."""
+
+    label: str
+    value: str
+    delta: str | None
+    delta_color: DeltaColour
+    help: str
+
+
+def _signed_duration(seconds: float) -> str:
+    return ("+" if seconds >= 0 else "-") + seconds_label(abs(seconds))
+
+
+_FIGURES: tuple[tuple[str, str, Callable[[float], str], Callable[[float], str], DeltaColour, str], ...] = (
+    ("Mentions", "mentions", lambda v: f"{v:,.0f}", lambda d: f"{d:+,.0f}", "off",
+     "Inbound mentions in the range (the brands' own posts left out)."),
+    ("Net sentiment", "net_sentiment", lambda v: f"{v:+.1f}", lambda d: f"{d:+.1f}", "normal",
+     "Positive minus negative mentions, as % of the classified ones (from −100 to +100)."),
+    ("Negative share", "negative_share", lambda v: f"{v:.0f} %", lambda d: f"{d:+.1f} pts", "inverse",
+     "Negative mentions as % of the classified ones."),
+    ("Within SLA", "within_sla_pct", lambda v: f"{v:.0f} %", lambda d: f"{d:+.1f} pts", "normal",
+     "First responses sent by their due time, as % of the mentions judged; unanswered mentions past it are misses."),
+    ("Median first response", "median_first_response_s", seconds_label, _signed_duration, "inverse",
+     "Half of the answered mentions had their first reply within this time."),
+)  # fmt: skip
+"""label, headline key, value format, change format, delta colour (up is good: normal, bad: inverse), help."""
+
+
+def comparison_words(data: DashboardData) -> str:
+    """What the changes are measured against, or why there are none."""
+    c, zone = data.comparison, data.filters.zone
+    if c.comparable:
+        return (f"Change against {moment_words(c.start, zone, year=True)} – {moment_words(c.end, zone, year=True)}: "
+                "the same span just before this range, up to the same point.")  # fmt: skip
+    if c.end <= c.start:
+        return "No change shown: the range has not started yet."
+    if c.data_since is None:
+        return "No change shown: no full earlier period to compare (the store holds no mentions yet)."
+    return (f"No change shown: no full earlier period to compare (the store's mentions start "
+            f"{date_words(c.data_since.astimezone(zone))}; the earlier period would start "
+            f"{date_words(c.start.astimezone(zone))}).")  # fmt: skip
+
+
+def headline_metrics(data: DashboardData) -> list[Headline]:
+    """Mentions, net sentiment, negative share, SLA and median first response with their changes, then open now.
+
+    A change is shown only against a comparable earlier period (:class:`Comparison`), coloured by what it
+    means: more negative or slower is red, better sentiment or SLA is green, volume is neither.
+    """
+    h, why = data.headline, comparison_words(data)
+    out = []
+    for label, key, show, change, colour, what in _FIGURES:
+        now, before = h.get(f"current_{key}"), h.get(f"previous_{key}")
+        delta = change(now - before) if data.comparison.comparable and now is not None and before is not None else None
+        value = "—" if now is None else show(now)
+        out.append(Headline(label, value, delta, colour, f"{what} {why}"))
+    open_now = int(data.backlog["open"].sum()) if not data.backlog.empty else 0
+    out.append(Headline("Open now", f"{open_now:,}", None, "off", "Open mentions now, whatever the date range."))
+    return out
+
+
+def _per_hour(value: float) -> str:
+    """A rate of mentions an hour in words; a quiet hour's usual "0" would read as if it never happens."""
+    return "fewer than 1" if value < 1 else f"{value:,.0f}"
+
+
+def alert_words(alert: Alert, zone: ZoneInfo) -> str:
+    """A spike alert for the dashboard's banner: what, for whom, how far above usual, since when, still running."""
+    d = alert.details
+    if alert.metric == SpikeMetric.NEGATIVE_SHARE:
+        what = "Negative share spike"
+        figure = f"{d.get('value', 0):.0%} negative against {d.get('baseline', 0):.0%} usually"
+    else:
+        what = "Mention volume spike"
+        figure = f"{_per_hour(d.get('value', 0))} mentions an hour against {_per_hour(d.get('baseline', 0))} usually"
+    since = moment_words(alert.started_at, zone)
+    state = "ongoing" if alert.ended_at is None else f"ended {moment_words(alert.ended_at, zone)}"
+    return f"{what} for {d.get('brand', '?')}: {figure}, since {since} ({state})"

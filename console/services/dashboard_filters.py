@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import ColumnElement, case, literal
 
 from storage.models import Mention
 
 Granularity = Literal["hour", "day"]
+AXIS_DAY = "%a %-d %b"
+AXIS_HOUR = "%a %-d %b %H:%M"
+"""How days and hours read on the dashboard's axes and tooltips (d3 formats): ``Fri 27 Nov``, ``Fri 27 Nov 14:00``."""
 HOURLY_UP_TO = timedelta(days=3)
 """Ranges up to this long are charted by hour, longer ones by day."""
 
@@ -50,6 +52,16 @@ class DashboardFilters:
         return self.start - (self.end - self.start)
 
     @property
+    def current_end(self) -> datetime:
+        """Where the range's data ends: its end, or now while the range is still running."""
+        return min(self.end, max(self.clock(), self.start))
+
+    @property
+    def previous_end(self) -> datetime:
+        """End of the earlier period compared with: as far into it as the range has run (like with like)."""
+        return self.previous_start + (self.current_end - self.start)
+
+    @property
     def granularity(self) -> Granularity:
         """Hourly buckets for short ranges, daily for longer ones."""
         return "hour" if self.end - self.start <= HOURLY_UP_TO else "day"
@@ -78,15 +90,9 @@ def scope(filters: DashboardFilters, *, brands: bool = True) -> list[Any]:
     return clauses
 
 
-def in_range(filters: DashboardFilters, *, with_previous: bool = False) -> list[Any]:
-    """``created_at`` within the range (and the previous period when asked): the indexed condition."""
-    start = filters.previous_start if with_previous else filters.start
-    return [Mention.created_at >= start, Mention.created_at < filters.end]
-
-
-def period_of(filters: DashboardFilters) -> ColumnElement[str]:
-    """``'current'`` or ``'previous'`` for a mention within the doubled range."""
-    return case((Mention.created_at >= filters.start, literal("current")), else_=literal("previous"))
+def in_range(filters: DashboardFilters) -> list[Any]:
+    """``created_at`` within the range: the indexed condition."""
+    return [Mention.created_at >= filters.start, Mention.created_at < filters.end]
 
 
 def local_periods(hours: pd.Series, filters: DashboardFilters) -> pd.Series:
@@ -120,3 +126,19 @@ def with_periods(hourly: pd.DataFrame, filters: DashboardFilters) -> pd.DataFram
     if hours.map(type).eq(str).any():  # SQLite's text buckets; PostgreSQL's come as aware datetimes
         hours = hours.map(parse_hour)
     return hourly.assign(period=local_periods(hours, filters))
+
+
+def day_words(day: date) -> str:
+    """``Fri 27 Nov``: a day as the axes, tooltips and tables show it."""
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def date_words(day: date) -> str:
+    """``27 Nov 2026``: a date as captions and help texts show it."""
+    return f"{day.day} {day:%b %Y}"
+
+
+def moment_words(at: datetime, zone: ZoneInfo, *, year: bool = False) -> str:
+    """``Fri 27 Nov 14:05`` (or ``27 Nov 2026 14:05``): an instant in the team's zone."""
+    local = at.astimezone(zone)
+    return f"{date_words(local) if year else day_words(local)} {local:%H:%M}"

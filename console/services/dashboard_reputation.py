@@ -58,16 +58,16 @@ def mix_by_period(counts: pd.DataFrame, filters: DashboardFilters) -> pd.DataFra
 
 
 def headline(mix: pd.DataFrame) -> dict[str, float | int | None]:
-    """Total mentions and net sentiment now and in the previous period."""
+    """Total mentions, net sentiment and the negative share (% of classified) now and in the previous period."""
     out: dict[str, float | int | None] = {}
     for period in ("current", "previous"):
         part = mix[mix["period"] == period]
         by_sentiment = part.groupby("sentiment")["mentions"].sum()
         classified = int(sum(by_sentiment.get(s, 0) for s in SENTIMENTS))
+        negative = int(by_sentiment.get("negative", 0))
         out[f"{period}_mentions"] = int(part["mentions"].sum())
-        out[f"{period}_net_sentiment"] = _nss(
-            int(by_sentiment.get("positive", 0)), int(by_sentiment.get("negative", 0)), classified
-        )
+        out[f"{period}_net_sentiment"] = _nss(int(by_sentiment.get("positive", 0)), negative, classified)
+        out[f"{period}_negative_share"] = round(negative / classified * 100, 1) if classified else None
     return out
 
 
@@ -112,7 +112,8 @@ def share_of_voice(session: Session, counts: pd.DataFrame) -> pd.DataFrame:
     """
     known = counts[counts["brand_id"].notna()]
     if known.empty:
-        return pd.DataFrame(columns=["brand", "mentions", "previous", "share", "share_change_pts", "change_pct"])
+        empty = pd.DataFrame(columns=["brand", "mentions", "previous", "share", "share_change_pts", "change_pct"])
+        return empty.assign(is_competitor=pd.Series(dtype=bool))
     brands = {i: (n, c) for i, n, c in session.execute(select(Brand.id, Brand.name, Brand.is_competitor))}
     mix = known.groupby(["brand_id", "period"], as_index=False)["mentions"].sum()
     mix["brand"] = mix["brand_id"].map(lambda i: brands[int(i)][0])

@@ -106,7 +106,11 @@ def daily_detail(session: Session, filters: DashboardFilters, the_plan: Plan) ->
 
 
 def _periods(filters: DashboardFilters) -> list[tuple[str, datetime, datetime]]:
-    return [("previous", filters.previous_start, filters.start), ("current", filters.start, filters.end)]
+    """The range, and the earlier period as far into it as the range has run (none before the range starts)."""
+    current = ("current", filters.start, filters.end)
+    if filters.previous_end <= filters.previous_start:
+        return [current]
+    return [("previous", filters.previous_start, filters.previous_end), current]
 
 
 def period_counts(

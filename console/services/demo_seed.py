@@ -25,7 +25,7 @@ from console.services.users import create_user
 from storage.enums import MentionStatus, ReplyState, Role
 from storage.ingest import IngestResult, ingest_batch
 from storage.maintenance import refresh_statistics
-from storage.models import Classification, Mention, Reply, User
+from storage.models import Classification, Mention, Reply, Setting, User
 
 SEED_MODEL = ("demo-seed", "1")
 """Seeded labels are the generator's intent, recorded under their own model name, never passed off as a model's."""
@@ -286,4 +286,31 @@ def seed_demo(
         if progress:
             progress(len(chunk))
     refresh_statistics(store.engine, full=True)
+    with store.transaction() as session:  # the live feed continues this history at its rate
+        record_history(session, mentions, days)
     return total
+
+
+DEMO_HISTORY_KEY = "demo.history"
+
+
+def record_history(session: Session, mentions: int, days: int) -> None:
+    """Remember how much history was seeded, so the live demo feed runs at the same rate (no false spike)."""
+    row = session.get(Setting, DEMO_HISTORY_KEY)
+    value = {"mentions": int(mentions), "days": int(days)}
+    if row is None:
+        session.add(Setting(key=DEMO_HISTORY_KEY, value=value))
+    else:
+        row.value = value
+
+
+def seeded_history(session: Session) -> tuple[int, int] | None:
+    """``(mentions, days)`` of the seeded demo history, or ``None`` for a store not seeded by the demo."""
+    row = session.get(Setting, DEMO_HISTORY_KEY)
+    if row is None or not isinstance(row.value, dict):
+        return None
+    try:
+        mentions, days = int(row.value["mentions"]), int(row.value["days"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (mentions, days) if mentions >= 0 and days >= 1 else None

@@ -214,7 +214,16 @@ def _demo(lease: SourceLease, ctx: BuildContext) -> Connector:
         raise FatalError(f"source {lease.name!r}: the demo has no brand called {brand!r}")
     # A stable per-source seed keeps each demo source's ids apart from the others'.
     seed = int(lease.config.get("seed", zlib.crc32(lease.name.encode())))
-    return DemoConnector(seed=seed, brands=brands)
+    history = None
+    if ctx.store is not None:
+        from console.services.demo_seed import seeded_history
+
+        with ctx.store.read() as session:
+            history = seeded_history(session)
+    if history is None:
+        return DemoConnector(seed=seed, brands=brands)
+    mentions, days = history  # the feed goes on at the seeded history's rate, so it raises no false spike
+    return DemoConnector(seed=seed, brands=brands, history_mentions=mentions, history_days=days)
 
 
 BUILDERS: dict[str, Builder] = {
