@@ -1,19 +1,28 @@
-"""Inbox: the queue of open mentions, with filters, live counts, bulk actions and a preview."""
+"""Inbox: the queue, its view kept in the URL, saved views with counts, a preview, bulk actions.
+
+Everything that makes a view (filters, sort, page, selection) lives in ``st.query_params`` (see
+:mod:`console.ui.query_state`).  Every run reads the view from the URL and shows it in the widgets, so a reload,
+the back button, a shared link and coming back from a conversation all show what the URL says; only a run in
+which the agent changed a filter takes the widgets' view, and writes it to the URL as a new history entry.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from console.services import triage
+from console.services.escalations import queues_of, recent_escalation_alerts
 from console.services.inbox import (
-    ASSIGNEE_ANYONE,
-    ASSIGNEE_ME,
-    ASSIGNEE_UNASSIGNED,
     COUNT_CAP,
     PAGE_SIZE,
-    InboxFilters,
+    SORTS,
     InboxRow,
     count_assigned_to,
     count_by_status,
@@ -22,141 +31,375 @@ from console.services.inbox import (
     list_queue,
 )
 from console.services.permissions import Actor, Permission, PermissionDenied
+from console.services.saved_views import (
+    ALL_OPEN,
+    ESCALATED_TO_ME,
+    ViewEntry,
+    delete_view,
+    list_views,
+    rename_view,
+    save_view,
+    view_counts,
+)
+from console.ui.actions import run_action
 from console.ui.auth_gate import require_actor
 from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, sla_words
-from console.ui.inbox_table import queue_frame
-from console.ui.resources import filter_choices, get_store, sla_clocks, team_zone
-from console.ui.safe import escape_markdown
-from storage.enums import OPEN_STATUSES, MentionStatus
+from console.ui.inbox_table import (
+    ROW_HEIGHT,
+    SHOWN,
+    TABLE_HEIGHT,
+    card_line,
+    card_meta,
+    column_config,
+    preview_facts,
+    queue_frame,
+    queue_words,
+    urgency_cell,
+)
+from console.ui.query_state import (
+    ASSIGNEE_CHOICES,
+    BREACHING_CHOICES,
+    REPLYABLE_CHOICES,
+    InboxView,
+    Params,
+    conversation_link,
+    conversation_params,
+    inbox_view,
+    matching_view,
+    parse_query,
+    query_string,
+    saved_query,
+    view_from_widgets,
+    view_params,
+    widget_state,
+)
+from console.ui.resources import filter_choices, get_config, get_store, sla_clocks, team_zone
+from console.ui.safe import escape_markdown, excerpt
+from storage.enums import MentionStatus
 
-store = get_store()
-zone = team_zone()
+store, zone, cfg = get_store(), team_zone(), get_config()
 actor: Actor = require_actor()
-REPLYABLE = {"any": None, "replyable": True, "listen-only": False}
+EDITED, SELECTED = "inbox_edited", "inbox_selected"
+ROW_IDS, CLICKED, PICK = "inbox_row_ids", "inbox_clicked", "inbox_view_pick"
+ALERTS_SINCE, NEW_ESCALATIONS = "inbox_alerts_since", "inbox_new_escalations"
+NOTICE = "inbox_notice"  # a line the Conversation page leaves for the Inbox ("That was the last mention…")
+CONVERSATION = "app_pages/conversation.py"
+CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding: 2.6rem 1.5rem 2rem 1.5rem; }
+.st-key-inbox_head h1 { font-size: 1.55rem; padding: 0.15rem 0 0 0; }
+[data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.55rem; }
+.st-key-inbox_preview p { margin-bottom: 0.15rem; }
+.st-key-inbox_head [data-testid="stButtonGroup"] > div { flex-wrap: wrap; row-gap: 0.35rem; }
+@media (min-width: 641px) { .st-key-inbox_cards { display: none !important; } }
+@media (max-width: 640px) {
+  .st-key-inbox_wide { display: none !important; }
+  [data-testid="stMainBlockContainer"] { padding: 3.75rem 0.75rem 2rem 0.75rem; }
+  [class*="st-key-card_"] { padding: 0.55rem 0.75rem !important; gap: 0.25rem !important; }
+}
+</style>"""
 
+st.html(CSS)
+my_queues = queues_of(actor, cfg.escalation)
 with store.read() as session:
     choices = filter_choices(store.url)
-    brands, platforms, topics, languages = choices.brands, choices.platforms, choices.topics, choices.languages
     assignable = triage.assignable_users(session)
+    views: list[ViewEntry] = list_views(session, actor, cfg.escalation)
+queue_labels = {q.name: q.label for q in cfg.escalation.queues}
 
 
-def _day_bounds(chosen: object) -> tuple[datetime | None, datetime | None]:
-    """A date range picked in the team's zone, as UTC bounds (end day included)."""
-    days = [d for d in (chosen if isinstance(chosen, tuple | list) else [chosen]) if isinstance(d, date)]
-    if not days:
-        return None, None
-    start = datetime.combine(days[0], time.min, zone).astimezone(UTC)
-    end = datetime.combine(days[-1] + timedelta(days=1), time.min, zone).astimezone(UTC)
-    return start, end
+def seed(view: InboxView) -> None:
+    """Make the widgets show ``view`` (before they are drawn, or from a callback).
+
+    A range the agent is still picking (one day so far) is left alone, or the second click could never land.
+    """
+    for key, value in widget_state(view, choices.brands).items():
+        picking = key == "f_dates" and len(st.session_state.get(key) or ()) == 1
+        if not picking:
+            st.session_state[key] = value
+    st.session_state[SELECTED] = view.selected
 
 
+def edited() -> None:
+    """``on_change`` of every filter widget: this run takes the view from the widgets, not the URL."""
+    st.session_state[EDITED] = True
+
+
+def current_view() -> InboxView:
+    """The URL's view, unless the agent has just changed a filter (then the widgets', written to the URL).
+
+    The URL is the truth because the widgets' state cannot be trusted after a trip to another page: coming back
+    (back button, link, switch) can find their keys holding defaults the browser sent, not what was shown.  The
+    widgets are seeded with the result on every run: a value set in a run that a rerun cut short never reaches
+    the browser, which would show (and later send back) the widget's default.
+    """
+    from_url = inbox_view(st.query_params, actor.id, zone=zone)
+    if not st.session_state.pop(EDITED, False):
+        seed(from_url)
+        return from_url
+    view = view_from_widgets(st.session_state, actor.id, zone=zone, page=from_url.filters.page,
+                             selected=from_url.selected, brands=choices.brands)  # fmt: skip
+    if saved_query(view) != saved_query(from_url):  # new filters start at the first page
+        view = replace(view, filters=replace(view.filters, page=0))
+    seed(view)
+    show(view)
+    return view
+
+
+def show(view: InboxView) -> None:
+    """Put ``view`` in the address bar (a new history entry) unless it is there already."""
+    if query_string(view) != query_string(inbox_view(st.query_params, actor.id, zone=zone)):
+        st.query_params.from_dict(view_params(view))
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def cached_view_counts(url: str, me_id: int, zone_name: str, queries: tuple[tuple[str, str], ...]) -> dict[str, int]:
+    """Each view's capped count, shared for 30 s (the list itself refreshes every 15 s)."""
+    with get_store().read() as session:
+        tz = ZoneInfo(zone_name)
+        return view_counts(session, {name: parse_query(q, me_id, zone=tz).filters for name, q in queries})
+
+
+def pick_view() -> None:
+    """A view pill was clicked: show that view (clicking the shown one again goes back to all open)."""
+    name = st.session_state.get(PICK) or ALL_OPEN
+    entry = next((v for v in views if v.name == name), views[0])
+    seed(parse_query(entry.query, actor.id, zone=zone))
+    edited()
+    if name == ESCALATED_TO_ME:
+        st.session_state[NEW_ESCALATIONS] = 0
+
+
+def options(known: Sequence[Any], key: str) -> list[Any]:
+    """A widget's choices plus any value the URL asked for that is not (yet) among them."""
+    extra = [v for v in st.session_state.get(key) or () if v not in known]
+    return [*known, *extra]
+
+
+def link(label: str, params: Params, url: str, *, icon: str | None = None) -> None:
+    """A link to the Conversation page with ``params`` (a plain link when the page runs alone, as in tests)."""
+    try:
+        st.page_link(CONVERSATION, label=label, icon=icon, query_params=params)
+    except StreamlitPageNotFoundError:
+        st.markdown(f"[{label}]({url})")
+
+
+view = current_view()
+
+# --- header: title and saved views with counts ----------------------------------------------------------------
+with st.container(key="inbox_head"):
+    title, pills, tools = st.columns([1.1, 8, 1.6], vertical_alignment="center")
+    title.title("Inbox")
+    counts = cached_view_counts(store.url, actor.id, zone.key, tuple((v.name, v.query) for v in views))
+    st.session_state[PICK] = matching_view(view, {v.name: v.query for v in views}, actor.id, zone)
+    pills.pills("Views", [v.name for v in views], key=PICK, on_change=pick_view, label_visibility="collapsed",
+                format_func=lambda n: f"{n} · {format_count(counts.get(n, 0))}")  # fmt: skip
+    with tools.popover("Views", icon=":material/bookmark:", width="stretch"):
+        # forms, so typing a name and clicking the button is one step (a bare text input commits on blur)
+        with st.form("view_save_form", border=False, clear_on_submit=True):
+            name = st.text_input("Save this view as", key="view_name", max_chars=80, placeholder="e.g. Skyline neg.")
+            if st.form_submit_button("Save view", icon=":material/bookmark_add:"):
+                run_action("Save view", store, save_view, actor, name, saved_query(view))
+        own = {v.id: v.name for v in views if not v.builtin}
+        if own:
+            st.divider()
+            with st.form("view_edit_form", border=False):
+                picked = st.selectbox("Your views", list(own), format_func=lambda i: own.get(i, ""), key="view_own")
+                new_name = st.text_input("New name", key="view_rename_to", max_chars=80)
+                a, b = st.columns(2)
+                rename = a.form_submit_button("Rename")
+                delete = b.form_submit_button("Delete", type="tertiary", icon=":material/delete:")
+            if rename:
+                run_action("Rename view", store, rename_view, actor, picked, new_name)
+            if delete:
+                run_action("Delete view", store, delete_view, actor, picked)
+
+# --- filters, in the sidebar ----------------------------------------------------------------------------------
 with st.sidebar:
     st.subheader("Filters")
-    mine_only = st.toggle("Assigned to me", key="f_mine")
-    chosen_brands = st.multiselect("Brand", list(brands), key="f_brand")
-    chosen_platforms = st.multiselect("Platform", platforms, format_func=lambda p: f"{PLATFORM_ICONS.get(p, '')} {p}",
-                                      key="f_platform")  # fmt: skip
-    chosen_statuses = st.multiselect(
-        "Status", [s.value for s in MentionStatus], default=[s.value for s in OPEN_STATUSES], key="f_status"
-    )
-    chosen_sentiments = st.multiselect("Sentiment", list(SENTIMENT_CHIPS), key="f_sentiment")
-    chosen_urgencies = st.multiselect("Urgency", list(URGENCY_CHIPS), key="f_urgency")
-    chosen_topics = st.multiselect("Topic", topics, key="f_topic")
-    chosen_languages = st.multiselect("Language", languages, key="f_language")
-    assignee = st.radio("Assignee", [ASSIGNEE_ANYONE, ASSIGNEE_ME, ASSIGNEE_UNASSIGNED], horizontal=True,
-                        key="f_assignee", disabled=mine_only)  # fmt: skip
-    replyable = st.radio("Replyable", list(REPLYABLE), horizontal=True, key="f_replyable")
-    date_range = st.date_input("Posted between", value=(), key="f_dates")
-    search = st.text_input("Search text", key="f_search", placeholder="words in the post")
-
-since, until = _day_bounds(date_range)
-filters = InboxFilters(
-    brand_ids=[brands[b] for b in chosen_brands], platforms=chosen_platforms, statuses=chosen_statuses,
-    sentiments=chosen_sentiments, urgencies=chosen_urgencies, topics=chosen_topics, languages=chosen_languages,
-    assignee=ASSIGNEE_ME if mine_only else assignee, me_id=actor.id, replyable=REPLYABLE[replyable],
-    since=since, until=until, search=search,
-)  # fmt: skip
-if st.session_state.get("inbox_filters") != filters:  # new filters start at the first page
-    st.session_state["inbox_filters"] = filters
-    st.session_state["inbox_page"] = 0
-page = st.session_state.get("inbox_page", 0)
-filters = InboxFilters(**{**filters.__dict__, "page": page})
-
-st.title("Inbox")
+    st.multiselect("Brand", options(list(choices.brands), "f_brand"), key="f_brand", on_change=edited,
+                   format_func=lambda b: b if isinstance(b, str) else f"brand {b}")  # fmt: skip
+    st.multiselect("Platform", options(choices.platforms, "f_platform"), key="f_platform", on_change=edited,
+                   format_func=lambda p: f"{PLATFORM_ICONS.get(p, '')} {p}")  # fmt: skip
+    st.multiselect("Status", [s.value for s in MentionStatus], key="f_status", on_change=edited,
+                   placeholder="any status")  # fmt: skip
+    st.multiselect("Sentiment", list(SENTIMENT_CHIPS), key="f_sentiment", on_change=edited,
+                   format_func=lambda s: SENTIMENT_CHIPS.get(s, s))  # fmt: skip
+    st.multiselect("Urgency", list(URGENCY_CHIPS), key="f_urgency", on_change=edited,
+                   format_func=lambda u: URGENCY_CHIPS.get(u, u))  # fmt: skip
+    mine = st.toggle("Assigned to me", key="f_mine", on_change=edited)
+    st.radio("Assignee", ASSIGNEE_CHOICES, horizontal=True, key="f_assignee", on_change=edited, disabled=mine)
+    st.radio("Replyable", list(REPLYABLE_CHOICES), horizontal=True, key="f_replyable", on_change=edited)
+    st.selectbox("SLA due within", options(BREACHING_CHOICES, "f_breaching"), key="f_breaching", on_change=edited,
+                 format_func=lambda m: f"{m} min (or late)" if m else "any time")  # fmt: skip
+    st.multiselect("Escalated to", options(list(queue_labels), "f_queue"), key="f_queue", on_change=edited,
+                   format_func=lambda q: queue_labels.get(q, q))  # fmt: skip
+    st.multiselect("Topic", options(choices.topics, "f_topic"), key="f_topic", on_change=edited)
+    st.multiselect("Language", options(choices.languages, "f_language"), key="f_language", on_change=edited)
+    st.date_input("Posted between", key="f_dates", on_change=edited)
+    st.text_input("Search text", key="f_search", placeholder="words in the post", on_change=edited)
+    st.selectbox("Sort", list(SORTS), key="f_sort", on_change=edited, format_func=lambda s: SORTS.get(s, s))
 
 
-def open_conversation(mention_id: int) -> None:
-    """Go to the conversation view (which claims the mention when the agent replies)."""
-    st.session_state["open_mention_id"] = mention_id
-    st.switch_page("app_pages/conversation.py")
+# --- the live list --------------------------------------------------------------------------------------------
+def open_conversation(mention_id: int, shown: InboxView) -> None:
+    """Go to the conversation (which claims the mention when the agent replies), keeping the view."""
+    st.switch_page(CONVERSATION, query_params=conversation_params(shown, mention_id))
+
+
+def counts_line(counts: dict[str, int], mine: int, now: datetime) -> str:
+    """One compact line instead of metric tiles."""
+    parts = [f"{status} **{format_count(n)}**" for status, n in counts.items() if n]
+    parts.append(f"assigned to me **{mine:,}**")
+    return " · ".join(parts) + f" · updated {now.astimezone(zone):%H:%M:%S}"
+
+
+def escalation_notice(now: datetime) -> None:
+    """A toast for each new automatic escalation to my queues, and a banner counting them."""
+    if not my_queues:
+        return
+    since = st.session_state.setdefault(ALERTS_SINCE, now)
+    with store.read() as session:
+        alerts = recent_escalation_alerts(session, since, my_queues)
+    for alert in alerts[:3]:
+        label = escape_markdown(str(alert.get("queue_label") or alert.get("queue")))
+        st.toast(f"🚨 Escalated to {label}: {escape_markdown(str(alert.get('excerpt', ''))[:100])}", icon="🚨")
+    if alerts:
+        st.session_state[ALERTS_SINCE] = max(a["at"] for a in alerts) + timedelta(microseconds=1)  # seen: not again
+        st.session_state[NEW_ESCALATIONS] = st.session_state.get(NEW_ESCALATIONS, 0) + len(alerts)
+    new = st.session_state.get(NEW_ESCALATIONS, 0)
+    if new:
+        st.warning(f"🚨 {new} new automatic escalation{'s' if new > 1 else ''} in your queues: open "
+                   f"“{ESCALATED_TO_ME}” above.")  # fmt: skip
+
+
+def clicked() -> None:
+    """``on_select`` of the table: the agent ticked or unticked rows (the table's state is read only then)."""
+    st.session_state[CLICKED] = True
+
+
+def reconcile_selection(rows: list[InboxRow]) -> tuple[int, ...]:
+    """The selection by mention id: the agent's click if there was one, else the view's (kept across refreshes).
+
+    The table knows rows by position, which shift as the list refreshes; so the ids shown last time translate a
+    click, and the selection is put back by position each run.  A click goes to the URL as ``sel``.
+    """
+    ids = [r.id for r in rows]
+    selected = tuple(st.session_state.get(SELECTED, ()))
+    table = st.session_state.get("inbox_table")
+    if st.session_state.pop(CLICKED, False) and table is not None:
+        before = st.session_state.get(ROW_IDS, [])
+        selected = tuple(before[i] for i in table["selection"]["rows"] if i < len(before))
+    positions = [i for i, mention_id in enumerate(ids) if mention_id in set(selected)]
+    st.session_state["inbox_table"] = {"selection": {"rows": positions, "columns": [], "cells": []}}
+    st.session_state[ROW_IDS] = ids
+    if selected != tuple(st.session_state.get(SELECTED, ())):
+        st.session_state[SELECTED] = selected
+        if selected:
+            st.query_params["sel"] = [str(i) for i in selected]
+        else:
+            st.query_params.pop("sel", None)
+    return selected
+
+
+def go_to_page(page: int) -> None:
+    """A pager button: the page is part of the view, so it goes to the URL (a history entry) before the rerun."""
+    st.query_params.from_dict(view_params(replace(view, filters=replace(view.filters, page=page), selected=())))
+    st.rerun()
 
 
 @st.fragment(run_every=15)
-def live_queue() -> None:
-    """Counts and the queue refresh on their own; the selection is kept by mention id."""
+def live_queue(shown: InboxView) -> None:
+    """Counts and the list refresh on their own; the selection is kept by mention id."""
     now = datetime.now(UTC)
+    filters = shown.filters
     with store.read() as session:
         counts = count_by_status(session, filters)
         mine = count_assigned_to(session, actor.id)
         total = count_queue(session, filters)
         rows = list_queue(session, filters)
-    cols = st.columns(len(counts) + 1)
-    for col, (status, n) in zip(cols, counts.items(), strict=False):
-        col.metric(status.capitalize(), format_count(n))
-    cols[-1].metric("Assigned to me", f"{mine:,}")
+    escalation_notice(now)
+    line, top = st.columns([5, 1.3], vertical_alignment="center")
+    line.caption(counts_line(counts, mine, now))
     if not rows:
         st.info("No mentions match these filters.")
         return
-    top = st.columns([2, 5])
-    if top[0].button("Open most urgent", type="primary", icon=":material/bolt:", key="open_top"):
+    if top.button("Open most urgent", type="primary", icon=":material/bolt:", key="open_top", width="stretch"):
         # the most urgent one this agent can work on: unclaimed, or already theirs
         free = [r for r in rows if r.assignee_id in (None, actor.id)]
-        open_conversation((free or rows)[0].id)
-    top[1].caption(f"Updated {now.astimezone(zone):%H:%M:%S} · refreshes every 15 s")
-    frame = queue_frame(rows, now, sla_clocks(store.url), actor.username)
-    event = st.dataframe(frame, hide_index=True, use_container_width=True,
-                         on_select="rerun", selection_mode="multi-row", key="inbox_table",
-                         column_config={"ID": None})  # fmt: skip
-    picked = [rows[i].id for i in (event.selection.rows if event and event.selection else []) if i < len(rows)]
-    if picked:
-        st.session_state["inbox_selected"] = picked
-    selected = [i for i in st.session_state.get("inbox_selected", []) if i in {r.id for r in rows}]
-    _pager(total, len(rows))
-    if len(selected) == 1:
-        _preview(next(r for r in rows if r.id == selected[0]), now)
-    elif len(selected) > 1:
-        _bulk(selected)
-    else:
+        open_conversation((free or rows)[0].id, shown)
+    selected = reconcile_selection(rows)
+    shown = replace(shown, selected=selected)
+    by_id = {r.id: r for r in rows}
+    with st.container(key="inbox_wide"):
+        if len(selected) == 1 and selected[0] in by_id:
+            preview(by_id[selected[0]], now, shown)
+        elif len(selected) == 1:
+            left_view(selected[0], shown)
+        st.dataframe(queue_frame(rows, now, sla_clocks(store.url), actor.username), hide_index=True,
+                     width="stretch", height=TABLE_HEIGHT, row_height=ROW_HEIGHT, on_select=clicked,
+                     selection_mode="multi-row", key="inbox_table", column_order=SHOWN,
+                     column_config=column_config())  # fmt: skip
+    with st.container(key="inbox_cards"):
+        cards(rows, now, shown)
+    pager(total, len(rows), filters.page, filters.sort)
+    if len(selected) > 1:
+        bulk(list(selected))
+    elif not selected:
         st.caption("Select a row to preview it, or several rows for bulk actions.")
 
 
-def _pager(total: int, shown: int) -> None:
-    prev, info, nxt = st.columns([1, 3, 1])
+def preview(row: InboxRow, now: datetime, shown: InboxView) -> None:
+    """The selected mention above the list: who, SLA, the post, and a link into the conversation."""
+    with st.container(border=True, key="inbox_preview"):
+        text, act = st.columns([6, 1.3], vertical_alignment="center")
+        sla = sla_words(sla_clocks(store.url).read(row, now))
+        escalated = f" · 🚨 {escape_markdown(queue_words(row.escalation_queue))}" if row.escalation_queue else ""
+        text.markdown(f"**{PLATFORM_ICONS.get(row.platform, '')} @{escape_markdown(row.handle or 'unknown')}** · "
+                      f"{escape_markdown(urgency_cell(row))} · {sla}{escalated}  \n"
+                      f"{escape_markdown(excerpt(row.text, 320))}")  # fmt: skip
+        text.caption(preview_facts(row, now))
+        with act:
+            link("Open conversation", conversation_params(shown, row.id), conversation_link(shown, row.id),
+                 icon=":material/forum:")  # fmt: skip
+            if row.assignee and row.assignee != actor.username:
+                st.caption(f"🔒 {escape_markdown(row.assignee)} has it")
+
+
+def left_view(mention_id: int, shown: InboxView) -> None:
+    """The selection is not on this page (claimed, answered or resolved since): say so, and keep a way back to it."""
+    with st.container(border=True, key="inbox_preview"):
+        text, act = st.columns([6, 1.3], vertical_alignment="center")
+        text.caption(f"Case MD-{mention_id}, the selected mention, is no longer on this page of the view "
+                     "(it was claimed, answered or resolved, or the list moved on).")  # fmt: skip
+        with act:
+            link("Open conversation", conversation_params(shown, mention_id), conversation_link(shown, mention_id),
+                 icon=":material/forum:")  # fmt: skip
+
+
+def cards(rows: list[InboxRow], now: datetime, shown: InboxView) -> None:
+    """The phone list: one small card per mention, each linking to its conversation."""
+    clocks = sla_clocks(store.url)
+    for row in rows:
+        with st.container(border=True, key=f"card_{row.id}"):
+            st.markdown(card_line(row))
+            st.caption(escape_markdown(excerpt(row.text, 200)))
+            link(f"Open · {card_meta(row, now, clocks, actor.username)}", conversation_params(shown, row.id),
+                 conversation_link(shown, row.id))  # fmt: skip
+
+
+def pager(total: int, shown: int, page: int, sort: str) -> None:
+    """Previous/next and where we are; the count is capped like the others ("many" pages past the cap)."""
+    prev, info, nxt = st.columns([1, 4, 1])
     if prev.button("← Previous", disabled=page == 0, key="page_prev"):
-        st.session_state["inbox_page"] = page - 1
-        st.rerun()
+        go_to_page(page - 1)
     pages = f"{max(1, -(-total // PAGE_SIZE)):,}" if total <= COUNT_CAP else "many"
-    info.caption(f"Page {page + 1} of {pages} · {format_count(total)} mentions · "
-                 "sorted by priority, then SLA due time")  # fmt: skip
+    info.caption(f"Page {page + 1} of {pages} · {format_count(total)} mentions · sorted by {SORTS.get(sort, sort)}")
     if nxt.button("Next →", disabled=shown < PAGE_SIZE or (page + 1) * PAGE_SIZE >= total, key="page_next"):
-        st.session_state["inbox_page"] = page + 1
-        st.rerun()
+        go_to_page(page + 1)
 
 
-def _preview(row: InboxRow, now: datetime) -> None:
-    st.divider()
-    st.markdown(f"**{PLATFORM_ICONS.get(row.platform, row.platform)} @{escape_markdown(row.handle or 'unknown')}** "
-                f"· {escape_markdown(row.brand or 'no brand')} · "
-                f"{sla_words(sla_clocks(store.url).read(row, now))}")  # fmt: skip
-    st.markdown(escape_markdown(row.text))
-    if row.assignee and row.assignee != actor.username:
-        st.warning(f"{row.assignee} is handling this mention.")
-    if st.button("Open conversation", icon=":material/forum:", key="open_selected"):
-        open_conversation(row.id)
-
-
-def _bulk(selected: list[int]) -> None:
-    st.divider()
+def bulk(selected: list[int]) -> None:
+    """Assign, set the status of, or tag every selected mention; each action reports what it skipped."""
     st.markdown(f"**{len(selected)} selected** · bulk actions")
     a, b, c = st.columns(3)
     people = list(assignable) if actor.can(Permission.REASSIGN) else [actor.username]
@@ -178,4 +421,7 @@ def _bulk(selected: list[int]) -> None:
         st.error(str(exc))
 
 
-live_queue()
+if notice := st.session_state.pop(NOTICE, None):
+    st.info(str(notice))
+with st.container(key="inbox_live"):
+    live_queue(view)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, and_, bindparam, cast, func, or_, select
+from sqlalchemy import Select, String, and_, bindparam, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.enums import OPEN_STATUSES, MentionStatus
@@ -18,6 +18,12 @@ COUNT_CAP = 10_000
 OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 """Counts stop here: on a large store an exact count of a big queue costs more than the page itself."""
 ASSIGNEE_ANYONE, ASSIGNEE_ME, ASSIGNEE_UNASSIGNED = "anyone", "me", "unassigned"
+SORT_PRIORITY, SORT_DUE, SORT_NEWEST, SORT_OLDEST = "priority", "due", "newest", "oldest"
+SORTS = {
+    SORT_PRIORITY: "priority, then SLA due time", SORT_DUE: "SLA due soonest",
+    SORT_NEWEST: "newest first", SORT_OLDEST: "oldest first",
+}  # fmt: skip
+"""Each sort the Inbox offers, in words; priority is the default and walks the open-queue index."""
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,15 @@ class InboxFilters:
     since: datetime | None = None
     until: datetime | None = None
     search: str = ""
+    escalation_queues: Sequence[str] = ()
+    """Only mentions whose open escalation is in one of these queues."""
+    breaching_within: timedelta | None = None
+    """Only open, unanswered mentions whose running clock is due before now + this (already late ones too)."""
+    sort: str = SORT_PRIORITY
     page: int = 0
     page_size: int = PAGE_SIZE
+    as_of: datetime | None = None
+    """The "now" of ``breaching_within`` (``None``: the time of the query)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +93,9 @@ def _assignee_clause(filters: InboxFilters) -> Any | None:
     if filters.assignee == ASSIGNEE_ME:
         return Mention.assignee_id == (filters.me_id if filters.me_id is not None else -1)
     if filters.assignee == ASSIGNEE_UNASSIGNED:
-        return Mention.assignee_id.is_(None)
+        # ``+ 0`` keeps the planners off ix_mentions_assignee_status: most open mentions are unassigned, so that
+        # index returns nearly the whole queue to sort, where walking the open-queue index in order stops early.
+        return (Mention.assignee_id + 0).is_(None)
     return None
 
 
@@ -108,10 +123,31 @@ def status_in(statuses: Sequence[str]) -> Any:
     return Mention.status.in_(bindparam("queue_statuses", values, expanding=True, literal_execute=True))
 
 
+def _statuses(filters: InboxFilters) -> list[str] | None:
+    """The statuses to match (``None``: any); a breaching filter keeps only the open ones."""
+    statuses = [MentionStatus(s).value for s in filters.statuses]
+    if filters.breaching_within is None:
+        return statuses or None
+    return [s for s in (statuses or [o.value for o in OPEN_STATUSES]) if s in OPEN_VALUES]
+
+
+def _breaching_clauses(filters: InboxFilters) -> list[Any]:
+    """A running clock due before the horizon.
+
+    The at-risk time always comes before the due time, so ``sla_at_risk_at < horizon`` adds nothing to the
+    result but lets the planner use the running-clock partial index (``ix_mentions_clock_running``).
+    """
+    if filters.breaching_within is None:
+        return []
+    horizon = (filters.as_of or datetime.now(UTC)) + filters.breaching_within
+    return [Mention.sla_responded_at.is_(None), Mention.sla_due_at < horizon, Mention.sla_at_risk_at < horizon]
+
+
 def _where(filters: InboxFilters) -> list[Any]:
     clauses: list[Any] = [Mention.is_brand_post.is_(False)]
-    if filters.statuses:
-        clauses.append(status_in(filters.statuses))
+    statuses = _statuses(filters)
+    if statuses is not None:
+        clauses.append(status_in(statuses) if statuses else false())
     pairs = [
         (Mention.brand_id, filters.brand_ids),
         (Mention.platform, filters.platforms), (Mention.sentiment, filters.sentiments),
@@ -130,7 +166,31 @@ def _where(filters: InboxFilters) -> list[Any]:
         clauses.append(_topic_clause(filters.topics))
     if filters.search.strip():
         clauses.append(Mention.text.ilike(f"%{_escape_like(filters.search.strip())}%", escape="\\"))
-    return clauses
+    if filters.escalation_queues:
+        clauses.append(Mention.escalation_queue.in_(list(filters.escalation_queues)))
+    return clauses + _breaching_clauses(filters)
+
+
+_ORDER_KEYS: dict[str, tuple[tuple[Any, bool], ...]] = {
+    SORT_PRIORITY: ((Mention.priority, True), (Mention.sla_due_at, False), (Mention.id, False)),
+    SORT_DUE: ((Mention.sla_due_at, False), (Mention.priority, True), (Mention.id, False)),
+    SORT_NEWEST: ((Mention.created_at, True), (Mention.id, True)),
+    SORT_OLDEST: ((Mention.created_at, False), (Mention.id, False)),
+}
+"""Each sort as (column, descending) keys, NULLs last, ending on the unique id so the order is total."""
+
+
+def _order_keys(sort: str) -> tuple[tuple[Any, bool], ...]:
+    return _ORDER_KEYS.get(sort, _ORDER_KEYS[SORT_PRIORITY])
+
+
+def _order_by(sort: str) -> list[Any]:
+    """``ORDER BY`` terms: NULLs last on the nullable keys (priority, due time), as the open-queue index is."""
+    terms = []
+    for column, desc in _order_keys(sort):
+        term = column.desc() if desc else column.asc()
+        terms.append(term.nulls_last() if column.nullable else term)
+    return terms
 
 
 def _queue_query(filters: InboxFilters) -> Select[Any]:
@@ -164,16 +224,59 @@ def _queue_query(filters: InboxFilters) -> Select[Any]:
         .outerjoin(Author, Author.id == Mention.author_id)
         .outerjoin(User, User.id == Mention.assignee_id)
         .where(*_where(filters))
-        .order_by(Mention.priority.desc().nulls_last(), Mention.sla_due_at.asc().nulls_last(), Mention.id)
+        .order_by(*_order_by(filters.sort))
     )
 
 
 def list_queue(session: Session, filters: InboxFilters) -> list[InboxRow]:
     """One page of the queue: highest priority first, then the soonest SLA due time."""
     query = _queue_query(filters).limit(filters.page_size).offset(filters.page * filters.page_size)
-    rows = [tuple(row) for row in session.execute(query)]
+    rows: list[list[Any]] = [list(row) for row in session.execute(query)]
     why = _reasons(session, [row[0] for row in rows])
-    return [InboxRow(*row, *why.get(row[0], ("", ()))) for row in rows]
+    return [InboxRow(*[*row, *why.get(row[0], ("", ()))]) for row in rows]
+
+
+def _after(keys: Sequence[tuple[Any, bool]], values: Sequence[Any]) -> Any:
+    """Rows strictly after ``values`` in the order of ``keys`` (NULLs last), as a keyset predicate."""
+    column, desc = keys[0]
+    value = values[0]
+    if value is None:
+        beyond: Any = false()  # nothing sorts after NULL but other NULLs, which the next key orders
+        same: Any = column.is_(None)
+    else:
+        beyond = column < value if desc else column > value
+        if column.nullable:
+            beyond = or_(beyond, column.is_(None))
+        same = column == value
+    if len(keys) == 1:
+        return beyond
+    return or_(beyond, and_(same, _after(keys[1:], values[1:])))
+
+
+def next_in_view(session: Session, filters: InboxFilters, after_id: int, *, me_id: int) -> int | None:
+    """The mention after ``after_id`` in the view's order, for "Send & next" and "Resolve & next".
+
+    Mentions someone else has claimed are skipped; past the end it wraps to the top; it never returns
+    ``after_id``.  ``after_id`` need not match the view any more (just resolved): its sort keys place it.
+    Each lookup is one ``LIMIT 1`` walk of the view's index in order.
+    """
+    if filters.me_id is None:
+        filters = replace(filters, me_id=me_id)
+    keys = _order_keys(filters.sort)
+    free = or_(Mention.assignee_id.is_(None), Mention.assignee_id == me_id)
+    query = (
+        select(Mention.id)
+        .where(*_where(filters), free, Mention.id != after_id)
+        .order_by(*_order_by(filters.sort))
+        .limit(1)
+    )
+    anchor = session.execute(select(*[column for column, _ in keys]).where(Mention.id == after_id)).first()
+    if anchor is not None:
+        found = session.scalar(query.where(_after(keys, tuple(anchor))))
+        if found is not None:
+            return int(found)
+    first = session.scalar(query)  # wrap to the top of the view
+    return int(first) if first is not None else None
 
 
 def _reasons(session: Session, ids: list[int]) -> dict[int, tuple[str, tuple[str, ...]]]:
@@ -196,10 +299,12 @@ def _capped_count(session: Session, filters: InboxFilters, cap: int) -> int:
     """Count matches, stopping at ``cap + 1``, so only a short index range is read.
 
     Open-queue counts walk the queue's own partial covering index (asking for its order makes the planner
-    pick it); other statuses walk ``ix_mentions_queue``.
+    pick it); other statuses walk ``ix_mentions_queue``; one person's mentions are read from
+    ``ix_mentions_assignee_status`` (a few thousand at most, where the open queue has hundreds of thousands).
     """
     matches = select(Mention.id).where(*_where(filters)).limit(cap + 1)
-    if filters.statuses and set(filters.statuses) <= OPEN_VALUES:
+    statuses = _statuses(filters)
+    if statuses and set(statuses) <= OPEN_VALUES and filters.assignee != ASSIGNEE_ME:
         matches = matches.order_by(Mention.priority.desc().nulls_last())
     return int(session.scalar(select(func.count()).select_from(matches.subquery())) or 0)
 
@@ -281,7 +386,7 @@ def mention_detail(session: Session, mention_id: int) -> MentionDetail | None:
 
 def brand_choices(session: Session) -> dict[str, int]:
     """Brand name -> id, for the filter."""
-    return dict(session.execute(select(Brand.name, Brand.id).order_by(Brand.name)).all())
+    return dict(session.execute(select(Brand.name, Brand.id).order_by(Brand.name)).tuples().all())
 
 
 def platform_choices(session: Session) -> list[str]:

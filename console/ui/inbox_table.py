@@ -1,16 +1,31 @@
-"""The Inbox table: one row per mention, built from :class:`InboxRow` for ``st.dataframe``."""
+"""The Inbox list: a table for wide screens and a card list for phones, both built from :class:`InboxRow`.
+
+The table keeps to the columns an agent triages on (platform, author, excerpt, sentiment, urgency with its
+reason, SLA state, assignee, status), sized to fit 1280 px with the sidebar open; reach, brand, age and
+replyability are in the preview.  Mention text goes to the table as plain text (the grid never renders
+markdown); the cards escape it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
+import streamlit as st
 
 from console.services.inbox import InboxRow
 from console.services.sla_clocks import SlaClocks
 from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, age, sla_words
-from console.ui.safe import excerpt
+from console.ui.safe import escape_markdown, excerpt
+
+ROW_HEIGHT = 32
+VISIBLE_ROWS = 20
+TABLE_HEIGHT = ROW_HEIGHT * (VISIBLE_ROWS + 1) + 3
+"""Header plus 20 rows: what 1440×1000 shows under the Inbox's two header lines."""
+SHOWN = ["Platform", "Author", "Post", "Sentiment", "Urgency · why", "SLA", "Assignee", "Status"]
+SENTIMENT_SHORT = {"negative": "🔴 neg", "neutral": "⚪ neu", "positive": "🟢 pos"}
 
 
 def followers_words(n: int) -> str:
@@ -27,7 +42,7 @@ def followers_words(n: int) -> str:
 def author_cell(row: InboxRow) -> str:
     """Handle with VIP and verified badges."""
     handle = f"@{row.handle}" if row.handle else "—"
-    badges = ("⭐ VIP " if row.is_vip else "") + ("✔ " if row.verified else "")
+    badges = ("⭐ " if row.is_vip else "") + ("✔ " if row.verified else "")
     return f"{badges}{handle}"
 
 
@@ -37,25 +52,79 @@ def urgency_cell(row: InboxRow) -> str:
     return f"{chip} · {row.reason}" if row.reason else chip
 
 
+def sla_cell(row: InboxRow, now: datetime, clocks: SlaClocks) -> str:
+    """The clock in words, and the escalation queue when the mention is escalated."""
+    words = sla_words(clocks.read(row, now))
+    return f"🚨 {queue_words(row.escalation_queue)} · {words}" if row.escalation_queue else words
+
+
+def queue_words(queue: str) -> str:
+    """``pr_crisis`` → ``PR crisis``-like words for a queue name."""
+    return queue.replace("_", " ")
+
+
+def assignee_cell(row: InboxRow, me: str | None) -> str:
+    """``you``, a username, or ``—`` for nobody."""
+    return ("you" if me and row.assignee == me else row.assignee) or "—"
+
+
 def queue_frame(rows: Sequence[InboxRow], now: datetime, clocks: SlaClocks, me: str | None = None) -> pd.DataFrame:
-    """The table the agent scans: every column a plain string or number (rendered as text)."""
+    """The table the agent scans: every column a plain string (rendered as text); Brand and ID stay hidden."""
     return pd.DataFrame(
         [
             {
                 "Platform": PLATFORM_ICONS.get(r.platform, r.platform),
                 "Author": author_cell(r),
-                "Followers": followers_words(r.followers),
-                "Text": excerpt(r.text),
-                "Age": age(r.created_at, now),
-                "Sentiment": SENTIMENT_CHIPS.get(r.sentiment or "", "—"),
-                "Urgency (why)": urgency_cell(r),
-                "SLA": sla_words(clocks.read(r, now)),
-                "Assignee": ("you" if me and r.assignee == me else r.assignee) or "unassigned",
-                "Replyable": "↩️ yes" if r.replyable else "👂 listen-only",
+                "Post": excerpt(r.text),
+                "Sentiment": SENTIMENT_SHORT.get(r.sentiment or "", "—"),
+                "Urgency · why": urgency_cell(r),
+                "SLA": sla_cell(r, now, clocks),
+                "Assignee": assignee_cell(r, me),
                 "Status": r.status,
                 "Brand": r.brand or "—",
                 "ID": r.id,
             }
             for r in rows
-        ]
+        ],
+        columns=[*SHOWN, "Brand", "ID"],
     )
+
+
+def column_config() -> dict[str, Any]:
+    """Widths that add up to the list's width at 1280 px with the sidebar open (no horizontal scroll)."""
+    text = st.column_config.TextColumn
+    return {
+        "Platform": text("", width=28, help="Platform"),
+        "Author": text("Author", width=120),
+        "Post": text("Post", width=220),
+        "Sentiment": text("Sent.", width=56, help="Sentiment"),
+        "Urgency · why": text("Urgency · why", width=190),
+        "SLA": text("SLA", width=150),
+        "Assignee": text("Assignee", width=70),
+        "Status": text("Status", width=62),
+    }
+
+
+def preview_facts(row: InboxRow, now: datetime) -> str:
+    """The preview's second line: brand, reach, age, replyability and topics (escaped for markdown)."""
+    facts = [
+        escape_markdown(row.brand or "no brand"),
+        f"{followers_words(row.followers)} followers",
+        f"posted {age(row.created_at, now)}",
+        "↩️ replyable" if row.replyable else f"👂 listen-only ({escape_markdown(row.replyable_reason or 'source')})",
+    ]
+    if row.topics:
+        facts.append("topics: " + escape_markdown(", ".join(row.topics)))
+    return " · ".join(facts)
+
+
+def card_line(row: InboxRow) -> str:
+    """A phone card's first line: platform, author, urgency and sentiment (escaped for markdown)."""
+    who = escape_markdown(author_cell(row))
+    chips = " · ".join([URGENCY_CHIPS.get(row.urgency or "", "—"), SENTIMENT_CHIPS.get(row.sentiment or "", "—")])
+    return f"{PLATFORM_ICONS.get(row.platform, '')} **{who}** · {chips}"
+
+
+def card_meta(row: InboxRow, now: datetime, clocks: SlaClocks, me: str | None) -> str:
+    """A phone card's link line: the SLA state, who has it and its status (escaped for markdown)."""
+    return escape_markdown(f"{sla_cell(row, now, clocks)} · {assignee_cell(row, me)} · {row.status}")
