@@ -88,7 +88,7 @@ def test_agent_replies_from_a_template_and_a_second_agent_sees_the_claim(demo: s
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         jamie = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
         try:
-            _journey(browser, jamie, demo)
+            _journey(browser, jamie, demo, tmp_path)
         except Exception:
             jamie.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
             print(f"failure screenshot: {tmp_path / 'failure.png'}")
@@ -97,7 +97,7 @@ def test_agent_replies_from_a_template_and_a_second_agent_sees_the_claim(demo: s
             browser.close()
 
 
-def _journey(browser, jamie, demo: str) -> None:  # type: ignore[no-untyped-def]
+def _journey(browser, jamie, demo: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
     if True:
@@ -109,7 +109,7 @@ def _journey(browser, jamie, demo: str) -> None:  # type: ignore[no-untyped-def]
         jamie.get_by_text("replyable", exact=True).click()
         jamie.get_by_role("button", name="Open most urgent").wait_for(timeout=30_000)
         jamie.wait_for_timeout(1500)
-        jamie.screenshot(path=str(SHOTS / "inbox.png"))
+        jamie.screenshot(path=str(tmp_path / "inbox.png"))  # docs/screenshots/inbox.png: test_browser_inbox
         jamie.get_by_role("button", name="Open most urgent").click()
         expect(jamie.get_by_text("You are handling this mention")).to_be_visible(timeout=60_000)
         mention_url = jamie.url
@@ -133,7 +133,7 @@ def _journey(browser, jamie, demo: str) -> None:  # type: ignore[no-untyped-def]
         expect(jamie.get_by_text("✅ sent").first).to_be_visible(timeout=90_000)
         jamie.wait_for_load_state("networkidle")
         jamie.wait_for_timeout(2500)  # let the rerun settle before the screenshot
-        jamie.screenshot(path=str(SHOTS / "conversation.png"), full_page=True)
+        jamie.screenshot(path=str(tmp_path / "conversation.png"), full_page=True)  # docs: test_browser_desk
 
         # a second agent, in a separate browser context, sees the claim and cannot send
         sam = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()

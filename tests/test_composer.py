@@ -100,3 +100,36 @@ def test_sign_off_follows_the_brand_example(example: str | None, agent: str, exp
     from console.services.composer import sign_off
 
     assert sign_off(example, agent) == expected
+
+
+def test_a_suggested_reply_takes_this_customers_name_and_this_agents_sign_off() -> None:
+    from console.services.composer import personalise
+
+    values = {"author_name": "Priya", "sign_off": "-Jamie"}
+    past = "Hi Sarah Jones, so sorry about the outage in Leeds. We're on it. -Becky"
+    out = personalise(past, old_names=("Sarah Jones", "sarahj"), values=values, sign_off_pattern=r"-[A-Z][a-z]+$")
+    assert out == "Hi Priya, so sorry about the outage in Leeds. We're on it. -Jamie"
+
+
+def test_the_voice_check_wants_the_sending_agents_own_sign_off() -> None:
+    from console.config import VoiceRules
+    from console.services.voice import check_reply
+
+    rules = VoiceRules(sign_off=r"-[A-Z][a-z]+$", sign_off_example="-Becky")
+    other = check_reply("Sorry about that, fixing it now. -Becky", rules, sign_off="-Jamie")
+    assert [f.rule for f in other if f.blocking] == ["sign_off"] and "-Jamie" in other[0].fix
+    own = check_reply("Sorry about that, fixing it now. -Jamie", rules, sign_off="-Jamie")
+    assert not [f for f in own if f.blocking]
+
+
+def test_the_preselected_template_fits_the_topic_and_the_mood() -> None:
+    from console.services.composer import preselect
+    from storage.models import Template
+
+    apology = Template(name="Apology", body="Sorry", topics=["complaint"], sentiments=["negative"])
+    security = Template(name="Account security", body="DM", topics=["account_security"], sentiments=["negative"])
+    thanks = Template(name="Thanks", body="Thanks!", topics=["praise"], sentiments=["positive"])
+    ranked = [apology, security, thanks]
+    assert preselect(ranked, ["complaint"], "negative") is apology
+    assert preselect(ranked, ["praise"], "positive") is thanks
+    assert preselect(ranked, ["account_security"], "positive") is None  # never "Account security" for a thank-you

@@ -56,8 +56,10 @@ def test_other_agent_cannot_send_until_they_take_over_and_the_takeover_is_logged
     with store.transaction() as s:
         taken = triage.take_over(s, w.other_agent, m, now=T)
         assert taken.assignee == "sam"
+    with pytest.raises(VoiceCheckFailed, match='signed "\\^JK", not by you'), store.transaction() as s:
+        send_reply(s, w.other_agent, m, Draft(GOOD, "k-sam"), RULES)  # jamie's sign-off under sam's name
     with store.transaction() as s:
-        reply = send_reply(s, w.other_agent, m, Draft(GOOD, "k-sam"), RULES)
+        reply = send_reply(s, w.other_agent, m, Draft(GOOD.replace("^JK", "^SL"), "k-sam-2"), RULES)
         assert reply.state is ReplyState.QUEUED and reply.user_id == w.other_agent.id
     with store.read() as s:
         entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "mention.takeover"))

@@ -1,116 +1,148 @@
-"""A mention's conversation: thread, author history, classification, claim, composer and timeline."""
+"""A mention's conversation: the whole thread, claim, composer, escalation, classification, notes, activity."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import streamlit as st
+from sqlalchemy import select
+from streamlit.errors import StreamlitPageNotFoundError
 
 from console.services import audit, triage
 from console.services.composer import variables_for
 from console.services.conversation import author_history
-from console.services.inbox import MentionDetail, mention_detail
-from console.services.outbox import OutboxError
-from console.services.permissions import Actor, Permission, PermissionDenied
+from console.services.drafts import discard_draft, draft_of
+from console.services.inbox import MentionDetail, mention_detail, next_in_view
+from console.services.permissions import Actor, Permission
+from console.services.presence import also_viewing, check_in
 from console.services.replying import retry_reply
 from console.services.settings import effective_voice_rules
 from console.services.voice import rules_for
+from console.ui.actions import run_action
+from console.ui.activity_words import describe
 from console.ui.auth_gate import require_actor
 from console.ui.composer_panel import composer
+from console.ui.escalation_panel import escalation_panel
 from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, local_time, sla_words
+from console.ui.notes_panel import status_and_notes
+from console.ui.parked_replies import parked_reply_panel
+from console.ui.query_state import InboxView, conversation_params, inbox_link, inbox_params_after, read_view
 from console.ui.resources import get_config, get_store, sla_clocks, team_zone
 from console.ui.safe import escape_markdown
+from console.ui.thread_view import REPLY_STATES, render_thread
 from storage.enums import OPEN_STATUSES, MentionStatus, ReplyState, Sentiment, Urgency
+from storage.models import User
 
 store, zone, cfg = get_store(), team_zone(), get_config()
 actor: Actor = require_actor()
-REPLY_STATES = {"queued": "⏳ queued", "sending": "📤 sending", "sent": "✅ sent", "failed": "❌ failed",
-                "needs_attention": "⚠️ needs a human check"}  # fmt: skip
+clocks = sla_clocks(store.url)
 
-raw_id = st.session_state.get("open_mention_id") or st.query_params.get("mention")
+raw_id = st.query_params.get("mention") or st.session_state.get("open_mention_id")
 if not raw_id or not str(raw_id).isdigit():
     st.title("Conversation")
     st.info("Open a mention from the Inbox.")
     st.stop()
 mention_id = int(str(raw_id))
-st.query_params["mention"] = str(mention_id)  # a reload comes back here
-
-
-def act(label: str, fn, *args: object) -> None:  # type: ignore[no-untyped-def]
-    """Run one service call in its own transaction; refusals are shown, never raised."""
-    try:
-        with store.transaction() as session:
-            fn(session, actor, *args)
-    except (PermissionDenied, triage.TriageError, OutboxError) as exc:
-        st.error(f"{label}: {exc}")
-    else:
-        st.rerun()
-
+if st.query_params.get("mention") != str(mention_id):
+    st.query_params["mention"] = str(mention_id)  # a reload comes back here (set once: no extra history entry)
+view: InboxView = read_view(st.query_params, actor.id, zone=zone)  # the Inbox view it was opened from
+INBOX, CONVERSATION = "app_pages/inbox.py", "app_pages/conversation.py"
 
 with store.transaction() as session:  # opening it to reply claims it (only if nobody has)
-    claim = None
-    exists = mention_detail(session, mention_id) is not None
-    if exists and actor.can(Permission.REPLY):
-        claim = triage.open_for_reply(session, actor, mention_id)
+    if mention_detail(session, mention_id) is not None and actor.can(Permission.REPLY):
+        triage.open_for_reply(session, actor, mention_id)
 with store.read() as session:
     detail = mention_detail(session, mention_id)
-    claim = triage.claim_state(session, actor, mention_id) if detail else None
+    found_claim = triage.claim_state(session, actor, mention_id) if detail else None
     tags = triage.mention_tags(session, mention_id)
     history = author_history(session, detail.mention.author_id, exclude_id=mention_id) if detail else []
     voice = effective_voice_rules(session, cfg)
-if detail is None or claim is None:
+    kept = draft_of(session, actor, mention_id)
+    people = {i: (n or u) for i, u, n in session.execute(select(User.id, User.username, User.display_name))}
+    names = {u: (n.split()[0] if n else u) for u, n in session.execute(select(User.username, User.display_name))}
+if detail is None or found_claim is None:
     st.warning("That mention does not exist (any more).")
     st.stop()
+claim: triage.Claim = found_claim
 m = detail.mention
 now = datetime.now(UTC)
-handle = f"@{detail.author.handle}" if detail.author else "unknown author"
-st.title(f"{PLATFORM_ICONS.get(m.platform, m.platform)} {handle}")
+handle = f"@{escape_markdown(detail.author.handle)}" if detail.author else "unknown author"
+st.title(f"{PLATFORM_ICONS.get(m.platform, escape_markdown(m.platform))} {handle}")
+escalated = f" · 🚨 escalated to {escape_markdown(m.escalation_queue.replace('_', ' '))}" if m.escalation_queue else ""
 st.caption(
-    f"{detail.brand or 'no brand'} · case MD-{m.id} · status **{m.status.value}** · "
-    f"{sla_words(sla_clocks(store.url).read(m, now))}"
+    f"{escape_markdown(detail.brand or 'no brand')} · case MD-{m.id} · status **{m.status.value}** · "
+    f"SLA: {sla_words(clocks.read(m, now))}{escalated}"
 )
+HANDLING = f"handling_{mention_id}"
+
+
+def go_next() -> None:
+    """Open the next mention of the same Inbox view, or the Inbox itself when the view has no other."""
+    with store.read() as session:
+        nxt = next_in_view(session, view.filters, mention_id, me_id=actor.id)
+    if nxt is None:
+        st.session_state["inbox_notice"] = "That was the last mention of this view."
+        st.switch_page(INBOX, query_params=inbox_params_after(view, mention_id))
+    st.switch_page(CONVERSATION, query_params=conversation_params(view, nxt))
+
+
+def back_and_next(d: MentionDetail) -> None:
+    """Back to the same Inbox view (this mention selected), and "Resolve & next" for what needs no reply."""
+    back, resolve_next, _ = st.columns([1, 1, 2])
+    with back:
+        try:
+            st.page_link(INBOX, label="Back to the Inbox", icon=":material/arrow_back:",
+                         query_params=inbox_params_after(view, mention_id))  # fmt: skip
+        except StreamlitPageNotFoundError:  # the page runs alone (AppTest)
+            st.markdown(f"[Back to the Inbox]({inbox_link(replace(view, selected=(mention_id,)))})")
+    if not actor.can(Permission.TRIAGE) or d.mention.status not in OPEN_STATUSES:
+        return
+    clicked = resolve_next.button("Resolve & next", icon=":material/done_all:", key="resolve_next",
+                                  help="Mark it resolved, then open the next mention of your Inbox view")  # fmt: skip
+    if clicked and run_action("Resolve", store, triage.set_status, actor, mention_id, MentionStatus.RESOLVED,
+                              clocks=clocks, rerun=False):  # fmt: skip
+        go_next()
+
+
+@st.fragment(run_every=15)
+def watch() -> None:
+    """Who else has it open, and a takeover noticed while the agent is still on the page."""
+    with store.transaction() as session:
+        check_in(session, actor, mention_id)
+        others = also_viewing(session, actor, mention_id)
+        state = triage.claim_state(session, actor, mention_id)
+    if others:
+        st.caption("👀 Also viewing: " + ", ".join(escape_markdown(o) for o in others))
+    if claim.mine and not state.mine and state.assignee:  # the page still says "yours"
+        st.warning(f"**{escape_markdown(state.assignee)}** took over at {local_time(state.since, zone)}. "
+                   "Your draft is kept: it shows here when you next click anything.", icon="🔁")  # fmt: skip
 
 
 def claim_banner(d: MentionDetail) -> bool:
-    """Who handles it; True when the actor may reply now."""
+    """Who handles it; True when the actor may reply now.  A takeover tells the first agent, draft kept."""
     if claim.mine:
+        st.session_state[HANDLING] = True
         st.success(f"You are handling this mention (since {local_time(claim.since, zone)}).", icon="🙋")
         return True
-    if claim.assignee:
-        st.warning(f"**{claim.assignee}** is handling this mention since {local_time(claim.since, zone)}. "
-                   "You can read it, but only they can send unless you take it over.", icon="🔒")  # fmt: skip
-        if actor.can(Permission.REPLY) and st.button("Take over", key="take_over", icon=":material/swap_horiz:"):
-            act("Take over", triage.take_over, d.mention.id)
+    lost = st.session_state.pop(HANDLING, False)
+    if claim.assignee and (lost or kept is not None):
+        took = f"took over at {local_time(claim.since, zone)}"
+        st.warning(f"**{escape_markdown(claim.assignee)}** {took}. You can no longer send here"
+                   + ("; your draft is kept below." if kept else "."), icon="🔁")  # fmt: skip
+    elif claim.assignee:
+        st.warning(f"**{escape_markdown(claim.assignee)}** is handling this mention since "
+                   f"{local_time(claim.since, zone)}. You can read it, but only they can send unless you take it "
+                   "over.", icon="🔒")  # fmt: skip
+    if kept is not None:
+        st.caption(f"Your draft (last edited {local_time(kept.updated_at, zone)}):")
+        st.code(kept.text, language=None, wrap_lines=True)
+        if st.button("Discard my draft", key="discard_draft"):
+            run_action("Discard draft", store, discard_draft, actor, d.mention.id)
+    if claim.assignee and actor.can(Permission.REPLY) and st.button("Take over", key="take_over",
+                                                                     icon=":material/swap_horiz:"):  # fmt: skip
+        run_action("Take over", store, triage.take_over, actor, d.mention.id)
     return False
-
-
-def thread(d: MentionDetail) -> None:
-    st.subheader("Conversation")
-    for post in d.thread:
-        who = "🏢 brand" if post.is_brand_post else "👤 customer"
-        with st.container(border=True):
-            marker = " · **this mention**" if post.id == d.mention.id else ""
-            st.caption(f"{who} · {local_time(post.created_at, zone)}{marker}")
-            st.markdown(escape_markdown(post.text))
-    replies_live(d.mention.id)
-
-
-@st.fragment(run_every=5)
-def replies_live(mid: int) -> None:
-    """Our replies, refreshing on their own: queued → sent, or failed with the reason and a retry."""
-    with store.read() as session:
-        d = mention_detail(session, mid)
-    for reply in d.replies if d else []:
-        state = ReplyState(reply.state).value
-        with st.container(border=True):
-            st.caption(f"↪️ our reply · {REPLY_STATES.get(state, state)} · {local_time(reply.created_at, zone)}")
-            st.markdown(escape_markdown(reply.text))
-            if state == "sent" and reply.external_url:
-                st.caption(f"posted: {reply.external_url}")
-            if state == "failed":
-                st.error(f"Not sent: {reply.last_error or 'no reason recorded'}")
-                if st.button("Retry", key=f"retry_{reply.id}"):
-                    act("Retry", retry_reply, reply.id)
 
 
 def classification(d: MentionDetail) -> None:
@@ -121,7 +153,8 @@ def classification(d: MentionDetail) -> None:
         st.write(f"{SENTIMENT_CHIPS.get(d.mention.sentiment or '', '—')} ({conf:.0%} confident) · "
                  f"{URGENCY_CHIPS.get(d.mention.urgency or '', '—')}")  # fmt: skip
         reasons = [s.get("reason") for s in c.explanation or [] if isinstance(s, dict) and s.get("reason")]
-        st.caption(f"why: {escape_markdown('; '.join(map(str, reasons)) or ', '.join(c.topics or []) or '—')} · "
+        topics = ", ".join(t.replace("_", " ") for t in c.topics or [])
+        st.caption(f"why: {escape_markdown('; '.join(map(str, reasons)) or topics or '—')} · "
                    f"{escape_markdown(c.model_name)} {escape_markdown(c.model_version)}")  # fmt: skip
     else:
         st.caption("Not classified yet.")
@@ -132,33 +165,16 @@ def classification(d: MentionDetail) -> None:
     new_s = a.selectbox("Sentiment", sentiments, index=_index(sentiments, d.mention.sentiment), key="fix_sentiment")
     new_u = b.selectbox("Urgency", urgencies, index=_index(urgencies, d.mention.urgency), key="fix_urgency")
     if st.button("Save label correction", key="save_labels"):
-        try:
-            with store.transaction() as session:
-                triage.correct_label(session, actor, d.mention.id, "sentiment", new_s)
-                triage.correct_label(session, actor, d.mention.id, "urgency", new_u)
-        except (PermissionDenied, triage.TriageError) as exc:
-            st.error(str(exc))
-        else:
-            st.toast("Correction saved as label feedback")
-            st.rerun()
+        run_action("Label correction", store, _correct, d.mention.id, new_s, new_u)
+
+
+def _correct(session, mid: int, sentiment: str, urgency: str) -> None:  # type: ignore[no-untyped-def]
+    triage.correct_label(session, actor, mid, "sentiment", sentiment, clocks=clocks)
+    triage.correct_label(session, actor, mid, "urgency", urgency, clocks=clocks)
 
 
 def _index(options: list[str], value: str | None) -> int:
     return options.index(value) if value in options else 0
-
-
-def status_and_notes(d: MentionDetail) -> None:
-    st.subheader("Status and notes")
-    statuses = [s.value for s in MentionStatus]
-    new_status = st.selectbox("Status", statuses, index=statuses.index(d.mention.status.value), key="status_pick")
-    if st.button("Update status", key="status_save", disabled=not actor.can(Permission.TRIAGE)):
-        act("Status", triage.set_status, d.mention.id, new_status)
-    st.caption("Tags: " + (", ".join(escape_markdown(t) for t in tags) or "none"))
-    for note in d.notes:
-        st.caption(f"📝 {local_time(note.created_at, zone)}: {escape_markdown(note.body)}")
-    body = st.text_area("Internal note (never posted)", key="note_body", height=80)
-    if st.button("Add note", key="note_add", disabled=not body.strip() or not actor.can(Permission.TRIAGE)):
-        act("Note", triage.add_note, d.mention.id, body)
 
 
 def author_panel(d: MentionDetail) -> None:
@@ -175,7 +191,8 @@ def author_panel(d: MentionDetail) -> None:
         chip = SENTIMENT_CHIPS.get(past.mention.sentiment or "", "—")
         st.caption(f"{local_time(past.mention.created_at, zone)} · {chip} · {escape_markdown(past.mention.text[:140])}")
         for r in past.replies:
-            st.caption(f"  ↪️ {ReplyState(r.state).value}: {escape_markdown(r.text[:140])}")
+            state = REPLY_STATES.get(ReplyState(r.state).value, r.state)
+            st.caption(f"  ↪️ {state}: {escape_markdown(r.text[:140])}")
 
 
 def timeline(mid: int) -> None:
@@ -185,8 +202,11 @@ def timeline(mid: int) -> None:
     if not events:
         st.caption("No activity yet.")
     for e in events:
-        change = f"{e.before or ''} → {e.after or ''}" if e.before else f"{e.after or ''}"
-        st.caption(f"{local_time(e.at, zone)} · {escape_markdown(e.actor)} · **{e.action}** {escape_markdown(change)}")
+        st.caption(f"{local_time(e.at, zone)} · {escape_markdown(describe(e, names))}")
+
+
+def _retry(reply_id: int) -> None:
+    run_action("Retry", store, retry_reply, actor, reply_id)
 
 
 def not_replyable(d: MentionDetail) -> None:
@@ -195,13 +215,17 @@ def not_replyable(d: MentionDetail) -> None:
         st.code(d.mention.url, language=None)  # has a copy button
         st.link_button("Open on the network", d.mention.url)
     if d.mention.status in OPEN_STATUSES and st.button("Mark handled", key="mark_handled"):
-        act("Mark handled", triage.set_status, d.mention.id, MentionStatus.RESOLVED)
+        run_action("Mark handled", store, triage.set_status, actor, d.mention.id, MentionStatus.RESOLVED,
+                   clocks=clocks)  # fmt: skip
 
 
+watch()
+back_and_next(detail)
 left, right = st.columns([3, 2], gap="large")
 with left:
     may_reply = claim_banner(detail)
-    thread(detail)
+    st.subheader("Conversation")
+    render_thread(store, m, zone, on_retry=_retry, parked=lambda post: parked_reply_panel(store, actor, m.id, post))
     if st.session_state.pop(f"sent_{m.id}", False):
         st.success("Reply queued: it shows as sent here once the network confirms it.")
     st.subheader("Reply")
@@ -209,13 +233,16 @@ with left:
         not_replyable(detail)
     elif not actor.can(Permission.REPLY):
         st.info(f"Your role ({actor.role.value}) can read and export, not reply.")
-    elif may_reply:
+    elif not may_reply:
+        st.caption("Only the agent handling this mention can send; take it over to reply.")
+    else:
         rules = rules_for(voice, detail.brand)
         values = variables_for(m, detail.author, detail.brand, actor, rules.sign_off_example)
         topics = list(detail.classification.topics or []) if detail.classification else []
-        composer(store, actor, detail, values, rules, topics)
+        composer(store, actor, detail, values, rules, topics, then_next=go_next)
 with right:
+    escalation_panel(store, actor, m.id, cfg.escalation, zone)
     author_panel(detail)
     classification(detail)
-    status_and_notes(detail)
+    status_and_notes(store, actor, detail, tags, people, zone, clocks)
     timeline(m.id)

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import select
 
+from console.config import TOPIC_VOCABULARY
 from console.services import settings as svc
 from console.services.inbox import brand_choices
 from console.services.permissions import Actor, Permission, PermissionDenied
@@ -70,12 +71,17 @@ with tabs[2]:
     picked = options[st.selectbox("Template", list(options), key="t_pick")]
     t_name = st.text_input("Name", picked.name if picked else "", key=f"t_name_{picked.id if picked else 0}")
     t_body = st.text_area("Body", picked.body if picked else "", key=f"t_body_{picked.id if picked else 0}")
-    t_topics = st.text_input("Topics (comma separated)", ", ".join(picked.topics or []) if picked else "",
-                             key=f"t_topics_{picked.id if picked else 0}")  # fmt: skip
+    t_topics = st.multiselect("Topics (the classifier's)", list(TOPIC_VOCABULARY),
+                              [t for t in (picked.topics or []) if t in TOPIC_VOCABULARY] if picked else [],
+                              key=f"t_topics_{picked.id if picked else 0}")  # fmt: skip
+    t_moods = st.multiselect("Fits sentiment (empty: any)", ["negative", "neutral", "positive"],
+                             list(picked.sentiments or []) if picked else [],
+                             key=f"t_moods_{picked.id if picked else 0}")  # fmt: skip
     t_active = st.toggle("Active", picked.is_active if picked else True, key=f"t_active_{picked.id if picked else 0}")
     if st.button("Save template", key="t_save"):
         save("Template", svc.save_template, template_id=picked.id if picked else None, name=t_name, body=t_body,
-             brand_id=picked.brand_id if picked else None, topics=t_topics.split(","), active=t_active)  # fmt: skip
+             brand_id=picked.brand_id if picked else None, topics=t_topics, sentiments=t_moods,
+             active=t_active)  # fmt: skip
 
 with tabs[3]:
     by_brand = {r.brand or "(default)": r for r in voice}

@@ -67,6 +67,7 @@ def _sync_templates(session: Session, cfg: AppConfig, brands: dict[str, int]) ->
         template = existing.get((brand_id, tc.name)) or Template(brand_id=brand_id, name=tc.name)
         template.body = tc.body
         template.topics = list(tc.topics)
+        template.sentiments = list(tc.sentiments)
         session.add(template)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -9,6 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from console.config import VoiceRules
+from console.services.errors import ServiceError
 from console.services.permissions import Actor
 from storage.models import Author, Mention, Template
 
@@ -28,7 +31,7 @@ VARIABLES: dict[str, str] = {
 }
 
 
-class TemplateError(ValueError):
+class TemplateError(ServiceError, ValueError):
     """A template uses a variable the composer does not know, or is malformed."""
 
 
@@ -61,6 +64,42 @@ def sign_off(example: str | None, agent_name: str) -> str:
     prefix = example[: len(example) - len(rest)]
     word = rest[:1].isupper() and rest[1:].islower()
     return prefix + (agent_name.split()[0] if word else initials(agent_name))
+
+
+def agent_sign_off(agent: Actor, rules: VoiceRules | None) -> str | None:
+    """The sign-off this agent must end a reply with under the brand's rules (``None``: the brand has none).
+
+    Without an example of the brand's shape it is the agent's initials, which their sign-off must contain.
+    """
+    if rules is None or not rules.sign_off:
+        return None
+    return sign_off(rules.sign_off_example, agent.display_name or agent.username)
+
+
+def personalise(text: str, *, old_names: Sequence[str], values: Mapping[str, str], sign_off_pattern: str | None) -> str:
+    """Fit a past reply to this conversation: this customer's name and this agent's sign-off.
+
+    A suggested reply was written to someone else by someone else; sending "-Becky" under Jamie's name
+    would break the brand voice.
+    """
+    out = text
+    for name in sorted({n for n in old_names if n and len(n) > 1}, key=len, reverse=True):
+        out = re.sub(rf"(?<![\w@]){re.escape(name)}(?!\w)", values.get("author_name", "there"), out)
+    if sign_off_pattern and (found := re.search(sign_off_pattern, out.rstrip())):
+        out = out.rstrip()[: found.start()].rstrip() + " " + values.get("sign_off", "")
+    return out.strip()
+
+
+def fits(template: Template, topics: Sequence[str], sentiment: str | None) -> tuple[bool, bool]:
+    """Whether a template is for one of the mention's topics, and for its mood (no moods listed: any)."""
+    on_topic = bool(set(topics) & set(template.topics or []))
+    moods = list(template.sentiments or [])
+    return on_topic, not moods or sentiment in moods
+
+
+def preselect(templates: Sequence[Template], topics: Sequence[str], sentiment: str | None) -> Template | None:
+    """The saved reply to offer first: on one of the mention's topics and right for its mood, else none."""
+    return next((t for t in templates if all(fits(t, topics, sentiment))), None)
 
 
 def variables_for(
@@ -132,15 +171,28 @@ def char_count(text: str, platform: str) -> CharCount:
 
 
 def list_templates(
-    session: Session, *, brand_id: int | None, topics: Sequence[str] = (), search: str = "", topic_only: bool = False
+    session: Session,
+    *,
+    brand_id: int | None,
+    topics: Sequence[str] = (),
+    search: str = "",
+    topic_only: bool = False,
+    sentiment: str | None = None,
 ) -> list[Template]:
-    """Active templates for the brand (or for every brand), matching ``search``; topic matches first."""
+    """Active templates for the brand (or for every brand), matching ``search``; the best fits first.
+
+    Templates on the mention's topics and right for its sentiment come first, then on-topic ones, then the rest.
+    """
     query = select(Template).where(Template.is_active, or_(Template.brand_id.is_(None), Template.brand_id == brand_id))
     if search.strip():
         term = f"%{search.strip()}%"
         query = query.where(or_(Template.name.ilike(term), Template.body.ilike(term)))
     templates = list(session.scalars(query.order_by(Template.name)))
-    wanted = set(topics)
-    if topic_only and wanted:
-        templates = [t for t in templates if wanted & set(t.topics or [])]
-    return sorted(templates, key=lambda t: (not (wanted & set(t.topics or [])), t.name))
+    if topic_only and topics:
+        templates = [t for t in templates if fits(t, topics, sentiment)[0]]
+
+    def rank(t: Template) -> tuple[bool, bool, str]:
+        on_topic, mood = fits(t, topics, sentiment)
+        return not (on_topic and mood), not on_topic, t.name
+
+    return sorted(templates, key=rank)

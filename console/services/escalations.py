@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from classifiers.rubric import matching_cues
 from console.config import EscalationConfig, EscalationQueue
 from console.services import audit
+from console.services.errors import ServiceError
 from console.services.permissions import Actor, Permission, require
 from storage.enums import OPEN_STATUSES
 from storage.models import Alert, Brand, Escalation, Mention, User
@@ -32,7 +33,7 @@ ESCALATION_METRIC = "escalation"
 """``alerts.metric`` of an automatic escalation's alert (spike episodes use the spike metrics)."""
 
 
-class EscalationError(ValueError):
+class EscalationError(ServiceError, ValueError):
     """An escalation action that cannot be done as asked; the message is for the person."""
 
 

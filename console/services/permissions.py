@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from console.services.errors import ServiceError
 from storage.enums import Role
 from storage.models import User
 
@@ -35,7 +36,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
-class PermissionDenied(PermissionError):  # noqa: N818 - the name the whole console uses
+class PermissionDenied(ServiceError, PermissionError):  # noqa: N818 - the name the whole console uses
     """The signed-in user's role does not allow this action; the message says which role would."""
 
     def __init__(self, actor: Actor, permission: Permission) -> None:

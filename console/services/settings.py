@@ -13,11 +13,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.config import AppConfig, VoiceRules, format_errors
+from console.config import TOPIC_VOCABULARY, AppConfig, VoiceRules, format_errors
 from console.domain.sla import SlaPolicy, SlaTargets
 from console.services import audit
 from console.services.auth import revoke_all
 from console.services.composer import VARIABLES, TemplateError, template_variables
+from console.services.errors import ServiceError
 from console.services.permissions import Actor, Permission, require
 from console.services.users import create_user
 from storage.enums import Role
@@ -27,7 +28,7 @@ VOICE_KEY = "voice.rules"
 SLA_KEY = "sla.policies"
 
 
-class SettingsError(ValueError):
+class SettingsError(ServiceError, ValueError):
     """A setting that does not validate; the message names the field."""
 
 
@@ -99,6 +100,7 @@ def _template_state(t: Template) -> dict[str, Any]:
         "body": t.body,
         "brand_id": t.brand_id,
         "topics": list(t.topics or []),
+        "sentiments": list(t.sentiments or []),
         "active": t.is_active,
     }
 
@@ -112,9 +114,13 @@ def save_template(
     body: str,
     brand_id: int | None = None,
     topics: Sequence[str] = (),
+    sentiments: Sequence[str] = (),
     active: bool = True,
 ) -> Template:
-    """Create or edit a saved reply; unknown ``{variables}`` are refused with the known list."""
+    """Create or edit a saved reply; unknown ``{variables}``, topics or sentiments are refused with the known list.
+
+    Topics are the classifier's (the composer offers a template for the mentions tagged with them).
+    """
     require(actor, Permission.ADMIN)
     if not name.strip() or not body.strip():
         raise SettingsError("a template needs a name and a body")
@@ -124,12 +130,18 @@ def save_template(
         raise SettingsError(str(exc)) from None
     if unknown:
         raise SettingsError(f"unknown variable(s): {', '.join(unknown)}; known: {', '.join(VARIABLES)}")
+    clean_topics = [t.strip() for t in topics if t.strip()]
+    if bad := [t for t in clean_topics if t not in TOPIC_VOCABULARY]:
+        raise SettingsError(f"unknown topic(s) {', '.join(bad)}; the classifier tags {', '.join(TOPIC_VOCABULARY)}")
+    clean_sentiments = [s.strip() for s in sentiments if s.strip()]
+    if bad := [s for s in clean_sentiments if s not in ("negative", "neutral", "positive")]:
+        raise SettingsError(f"unknown sentiment(s) {', '.join(bad)}; use negative, neutral or positive")
     template = session.get(Template, template_id) if template_id else Template(created_by_id=actor.id)
     if template is None:
         raise SettingsError(f"template {template_id} does not exist")
     before = _template_state(template) if template_id else None
     template.name, template.body, template.brand_id = name.strip(), body.strip(), brand_id
-    template.topics, template.is_active = [t.strip() for t in topics if t.strip()], active
+    template.topics, template.sentiments, template.is_active = clean_topics, clean_sentiments, active
     session.add(template)
     session.flush()
     audit.record(

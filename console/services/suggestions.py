@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.enums import ReplyState
-from storage.models import Mention, Reply
+from storage.models import Author, Mention, Reply
 
 POOL_SIZE = 2_000
 EMBEDDING_POOL_SIZE = 400
@@ -96,6 +96,8 @@ class Suggestion:
     answered: str
     score: float
     reply_id: int
+    customer_names: tuple[str, ...] = ()
+    """The past customer's display name and handle, to be replaced by this customer's (see composer.personalise)."""
 
 
 def cosine(query: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -105,17 +107,19 @@ def cosine(query: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return np.divide(dots, norms, out=np.zeros_like(dots, dtype=float), where=norms > 0)
 
 
-def _pool(session: Session, mention: Mention, size: int) -> list[tuple[int, str, str]]:
+def _pool(session: Session, mention: Mention, size: int) -> list[tuple[int, str, str, tuple[str, ...]]]:
     query = (
-        select(Reply.id, Mention.text, Reply.text)
+        select(Reply.id, Mention.text, Reply.text, Author.display_name, Author.handle)
         .join(Mention, Mention.id == Reply.mention_id)
+        .outerjoin(Author, Author.id == Mention.author_id)
         .where(Reply.state == ReplyState.SENT, Reply.mention_id != mention.id)
         .order_by(Reply.sent_at.desc().nulls_last(), Reply.id.desc())
         .limit(size)
     )
     if mention.brand_id is not None:
         query = query.where(Mention.brand_id == mention.brand_id)
-    return [(rid, asked, answer) for rid, asked, answer in session.execute(query)]
+    return [(rid, asked, answer, tuple(n for n in (name, handle) if n))
+            for rid, asked, answer, name, handle in session.execute(query)]  # fmt: skip
 
 
 def suggest_replies(
@@ -125,16 +129,16 @@ def suggest_replies(
     pool = _pool(session, mention, pool_size)
     if not pool or not mention.text.strip():
         return []
-    query_vec, matrix = (encoder or TfidfEncoder()).encode(mention.text, [asked for _, asked, _ in pool])
+    query_vec, matrix = (encoder or TfidfEncoder()).encode(mention.text, [asked for _, asked, _, _ in pool])
     scores = cosine(query_vec, matrix)
     out: list[Suggestion] = []
     seen: set[str] = set()
     for i in np.argsort(-scores):
-        reply_id, asked, answer = pool[int(i)]
+        reply_id, asked, answer, names = pool[int(i)]
         if scores[i] <= 0 or answer in seen:
             continue
         seen.add(answer)
-        out.append(Suggestion(answer, asked, float(scores[i]), reply_id))
+        out.append(Suggestion(answer, asked, float(scores[i]), reply_id, names))
         if len(out) == k:
             break
     return out

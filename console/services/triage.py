@@ -15,6 +15,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from console.services import audit
+from console.services.errors import ServiceError
 from console.services.escalations import close_on_resolve
 from console.services.permissions import Actor, Permission, require
 from console.services.sla_clocks import SlaClocks, clocks_or_config, reopen_clock, start_clocks
@@ -30,7 +31,7 @@ LABEL_VALUES = {
 }
 
 
-class TriageError(ValueError):
+class TriageError(ServiceError, ValueError):
     """An action that cannot be done as asked; the message is for the agent."""
 
 

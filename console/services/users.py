@@ -7,13 +7,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from console.services.errors import ServiceError
 from storage.enums import Role
 from storage.models import User
 
 _hasher = PasswordHasher()
 
 
-class UserExistsError(ValueError):
+class UserExistsError(ServiceError, ValueError):
     """A username is already taken."""
 
 

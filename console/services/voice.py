@@ -66,12 +66,20 @@ def _banned(text: str, rules: VoiceRules) -> list[Finding]:
     ]
 
 
-def _sign_off(text: str, rules: VoiceRules) -> list[Finding]:
-    if not rules.sign_off or re.search(rules.sign_off, text.rstrip()):
+def _sign_off(text: str, rules: VoiceRules, expected: str | None) -> list[Finding]:
+    """The reply ends with the brand's sign-off, and with the sending agent's own (not a colleague's)."""
+    if not rules.sign_off:
         return []
-    example = f' such as "{rules.sign_off_example}"' if rules.sign_off_example else ""
-    return [Finding("sign_off", Severity.BLOCKING, "the reply does not end with the brand's sign-off",
-                    f"end the reply with your sign-off{example}")]  # fmt: skip
+    found = re.search(rules.sign_off, text.rstrip())
+    if found is None:
+        example = expected or rules.sign_off_example
+        shown = f' "{example}"' if example else ""
+        return [Finding("sign_off", Severity.BLOCKING, "the reply does not end with the brand's sign-off",
+                        f"end the reply with your sign-off{shown}")]  # fmt: skip
+    if expected and expected.strip() not in found.group(0):
+        return [Finding("sign_off", Severity.BLOCKING, f'the reply is signed "{found.group(0).strip()}", not by you',
+                        f'sign it as yourself: end with "{expected}"')]  # fmt: skip
+    return []
 
 
 def _emoji(text: str, rules: VoiceRules) -> list[Finding]:
@@ -136,13 +144,19 @@ def _personal(text: str, rules: VoiceRules) -> list[Finding]:
 
 
 def check_reply(
-    text: str, rules: VoiceRules | None, *, sentiment: str | None = None, platform_limit: int | None = None
+    text: str,
+    rules: VoiceRules | None,
+    *,
+    sentiment: str | None = None,
+    platform_limit: int | None = None,
+    sign_off: str | None = None,
 ) -> list[Finding]:
-    """Every finding for a draft, blocking ones first."""
+    """Every finding for a draft, blocking ones first; ``sign_off`` is the sending agent's own."""
     rules = rules or VoiceRules()
     findings = (
         _banned(text, rules) + _personal(text, rules) + _length(text, rules, platform_limit)
-        + _sign_off(text, rules) + _emoji(text, rules) + _shouting(text, rules) + _apology(text, rules, sentiment)
+        + _sign_off(text, rules, sign_off) + _emoji(text, rules) + _shouting(text, rules)
+        + _apology(text, rules, sentiment)
     )  # fmt: skip
     return sorted(findings, key=lambda f: not f.blocking)
 

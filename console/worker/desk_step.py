@@ -18,6 +18,7 @@ from sqlalchemy import select
 from console.config import AppConfig
 from console.services.alerts import AlertChannels, deliver_pending
 from console.services.escalations import at_risk_escalations
+from console.services.presence import forget_stale
 from console.services.sla_clocks import SlaClocks, start_clocks
 from console.services.store import Store
 from storage.enums import OPEN_STATUSES
@@ -55,6 +56,7 @@ def run_desk(
     with store.transaction() as session:
         started = start_clocks(session, SlaClocks.load(session, cfg), waiting, now=now) if waiting else []
         escalated = at_risk_escalations(session, cfg.escalation, now=now)
+        forget_stale(session, now=now)  # "also viewing" check-ins older than a day
     for row in escalated:
         log.warning("escalated mention %s to %s: %s", row.mention_id, row.queue, row.reason)
     if channels is not None and channels.any:  # rubric escalations of the classify step go out here too
