@@ -1,8 +1,8 @@
 """End to end on the real ``mentiondesk demo``: live mentions are timed, answered once, measured and escalated.
 
 The demo runs with the built-in configuration but SLA targets of a few minutes (a copy of the config with
-shorter ``[sla]`` targets), so that clocks go at risk while the test watches.  Every assertion reads the store
-the demo writes; the reply goes through the console in Debian's chromium.
+shorter ``[sla]`` targets: "high" in business hours, the rest 24/7), so clocks go at risk while the test
+watches.  Every assertion reads the store the demo writes; the reply goes through the console in chromium.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ at_risk_after = 0.75
 policies = [
   { urgency = "critical", first_response = "1m", business_hours = false },
   { urgency = "high", first_response = "90s", next_response = "60s" },
-  { urgency = "normal", first_response = "2m", next_response = "90s" },
-  { urgency = "low", first_response = "3m" },
+  { urgency = "normal", first_response = "2m", next_response = "90s", business_hours = false },
+  { urgency = "low", first_response = "3m", business_hours = false },
 ]
 """
 pytestmark = pytest.mark.slow

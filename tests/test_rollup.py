@@ -15,8 +15,11 @@ from storage.models import Mention, MentionRollupDaily, MentionRollupHourly, Rol
 from tests import dashboard_data as D
 
 FILTERS = DashboardFilters(D.START, D.END, timezone=D.ZONE, now=D.NOW)
-LATER = datetime.now(UTC) + timedelta(minutes=10)
-"""Refreshing "as of" a moment after the test data was written, so the rollups cover all of it."""
+
+
+def later() -> datetime:
+    """A moment just after the test data was written (taken when called: a long suite runs for minutes)."""
+    return datetime.now(UTC) + timedelta(minutes=10)
 
 
 def _frames(store: Store, filters: DashboardFilters = FILTERS, *, raw: bool = False) -> dict[str, object]:
@@ -34,9 +37,9 @@ def _assert_same(got: dict[str, object], want: dict[str, object]) -> None:
             pd.testing.assert_frame_equal(got[name], frame, check_dtype=False, obj=name)
 
 
-def _refresh(store: Store, now: datetime = LATER) -> int:
+def _refresh(store: Store, now: datetime | None = None) -> int:
     with store.transaction() as session:
-        return rollup.refresh(session, now=now)
+        return rollup.refresh(session, now=now or later())
 
 
 def test_first_refresh_builds_every_day_and_the_figures_do_not_change(store):
@@ -69,7 +72,7 @@ def test_the_dashboard_reads_settled_days_from_the_rollup(store):
 def test_changed_mentions_are_read_raw_until_the_next_refresh(store):
     D.build(store)
     _refresh(store)
-    changed_at = LATER + timedelta(minutes=1)
+    changed_at = later() + timedelta(minutes=1)
     with store.transaction() as session:
         session.execute(
             update(Mention)
@@ -116,7 +119,7 @@ def test_rebuild_replaces_everything(store):
     _refresh(store)
     with store.transaction() as session:
         session.execute(update(MentionRollupDaily).values(mentions=99))
-        rollup.rebuild(session, now=LATER)
+        rollup.rebuild(session, now=later())
     with store.read() as session:
         assert session.scalar(select(func.sum(MentionRollupDaily.mentions))) == len(D.ROWS)
 
