@@ -60,7 +60,7 @@ def test_demo_serves_the_console_on_a_seeded_live_store(tmp_path: Path) -> None:
 
         seeded = mentions()
         assert seeded >= 1_000
-        wait_for(lambda: mentions() > seeded, 60, "the live demo source to add mentions")
+        wait_for(lambda: mentions() > seeded, 180, "the live demo source to add mentions")  # worker start + model load
 
         def healthy() -> set[str]:
             with store.read() as s:
