@@ -3,7 +3,7 @@
     mentiondesk generate --mentions 1000000 --database-url URL     # once
     python bench/dashboard.py --database-url URL [--database-url URL2] --mentions 1000000
 
-The store's rollups must be built (the worker keeps them; ``console.services.rollup.rebuild``
+The store's rollups must be built (the worker keeps them; ``console.services.dashboard.rollup.rebuild``
 builds them at once).  For each store it computes the whole ``dashboard_bundle`` for the 90 days up to the newest
 mention (best of ``--repeat`` warm runs, plus the cold first run), then the naive baseline
 that loads every mention of the range (and the previous period) into pandas and
@@ -27,8 +27,8 @@ import pandas as pd  # noqa: E402
 from sqlalchemy import delete, func, select  # noqa: E402
 
 from bench._common import machine, result  # noqa: E402
-from console.services.dashboard import DashboardFilters, dashboard_bundle  # noqa: E402
-from console.services.rollup import plan  # noqa: E402
+from console.services.dashboard.reads import DashboardFilters, dashboard_bundle  # noqa: E402
+from console.services.dashboard.rollup import plan  # noqa: E402
 from console.services.store import Store, open_store  # noqa: E402
 from storage.models import Author, Brand, Classification, Mention, RollupState, User  # noqa: E402
 
@@ -65,15 +65,29 @@ def ours_without_rollups(store: Store, filters: DashboardFilters) -> None:
 def naive(store: Store, filters: DashboardFilters) -> None:
     """Every mention of both periods into pandas, then the same figures computed there."""
     query = (
-        select(Mention.created_at, Mention.sentiment, Mention.urgency, Mention.platform, Mention.status,
-               Mention.first_response_at, Mention.resolved_at, Mention.fetched_at, Mention.first_response_due_at,
-               Mention.is_brand_post, Brand.name.label("brand"), Author.handle, Author.followers,
-               User.username.label("agent"), Classification.topics)
-        .outerjoin(Brand, Brand.id == Mention.brand_id).outerjoin(Author, Author.id == Mention.author_id)
+        select(
+            Mention.created_at,
+            Mention.sentiment,
+            Mention.urgency,
+            Mention.platform,
+            Mention.status,
+            Mention.first_response_at,
+            Mention.resolved_at,
+            Mention.fetched_at,
+            Mention.first_response_due_at,
+            Mention.is_brand_post,
+            Brand.name.label("brand"),
+            Author.handle,
+            Author.followers,
+            User.username.label("agent"),
+            Classification.topics,
+        )
+        .outerjoin(Brand, Brand.id == Mention.brand_id)
+        .outerjoin(Author, Author.id == Mention.author_id)
         .outerjoin(User, User.id == Mention.assignee_id)
         .outerjoin(Classification, (Classification.mention_id == Mention.id) & Classification.is_current.is_(True))
         .where(Mention.created_at >= filters.previous_start, Mention.created_at < filters.end)
-    )  # fmt: skip
+    )
     with store.read() as session:
         df = pd.DataFrame(session.execute(query).all(), columns=list(query.selected_columns.keys()))
     df = df[~df["is_brand_post"]]
@@ -98,8 +112,10 @@ def naive(store: Store, filters: DashboardFilters) -> None:
             ).all(),
             columns=["created_at", "urgency"],
         )
-    pd.cut((pd.Timestamp(filters.clock()) - pd.to_datetime(backlog["created_at"], utc=True)).dt.total_seconds(),
-           [0, 3600, 14400, 86400, 259200, 604800, float("inf")]).value_counts()  # fmt: skip
+    pd.cut(
+        (pd.Timestamp(filters.clock()) - pd.to_datetime(backlog["created_at"], utc=True)).dt.total_seconds(),
+        [0, 3600, 14400, 86400, 259200, 604800, float("inf")],
+    ).value_counts()
     cur.groupby("agent").size()
 
 
@@ -142,7 +158,7 @@ def main() -> None:
         with store.read() as session:
             the_plan = plan(session, filters.clock())
         if not the_plan.built:
-            print("# no rollups: run `mentiondesk worker` (or console.services.rollup.rebuild) first")
+            print("# no rollups: run `mentiondesk worker` (or console.services.dashboard.rollup.rebuild) first")
         raw_days = sorted(d.date().isoformat() for d in the_plan.raw_days)
         print(f"# rollups built: {the_plan.built}; days read raw: {raw_days}")
         print(f"# load average before: {os.getloadavg()}")

@@ -115,8 +115,10 @@ def main() -> None:
     jobs = ["csv", "parquet"] + ([] if args.no_baseline else ["naive_csv", "naive_parquet"])
     with tempfile.TemporaryDirectory() as folder:
         for job in jobs:
-            runs = [run_child(job, args.database_url, args.mentions, Path(folder), args.compression)
-                    for _ in range(1 if job.startswith("naive_") else max(1, args.repeat))]  # fmt: skip
+            runs = [
+                run_child(job, args.database_url, args.mentions, Path(folder), args.compression)
+                for _ in range(1 if job.startswith("naive_") else max(1, args.repeat))
+            ]
             figures = runs[0]
             name = job.replace("naive_", "baseline_")
             times = ", ".join(f"{r['seconds']:.2f} s" for r in runs)

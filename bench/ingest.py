@@ -62,7 +62,7 @@ def naive_merge(store: Store, mentions: list[Mention]) -> float:
                             display_name=m.author.display_name,
                             followers=m.author.followers,
                             verified=m.author.verified,
-                        )  # fmt: skip
+                        )
                     )
                     session.flush()
                     author_id = a.id
@@ -92,7 +92,7 @@ def naive_merge(store: Store, mentions: list[Mention]) -> float:
                         replyable=m.replyable,
                         replyable_reason=m.replyable_reason,
                         raw=dict(m.raw),
-                    )  # fmt: skip
+                    )
                 )
                 session.commit()
     return t[0]

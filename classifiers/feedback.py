@@ -232,9 +232,13 @@ def retrain_from_feedback(data_dir: Path, feedback: Path, weights_dir: Path) -> 
         shutil.copyfile(current, candidate)
     chosen = UrgencyHead.load(current_urgency).meta if current_urgency.exists() else {}
     train_urgency(  # its features come from the network; C and cut-off as the full training chose them
-        data_dir, candidate, candidate_urgency, urgency_train,
-        c=_number(chosen.get("C")), threshold=_number(chosen.get("urgent_threshold")),
-    )  # fmt: skip
+        data_dir,
+        candidate,
+        candidate_urgency,
+        urgency_train,
+        c=_number(chosen.get("C")),
+        threshold=_number(chosen.get("urgent_threshold")),
+    )
     outcome.after = _measure(candidate, sets, candidate_urgency, urgency_sets)
     worse = _worse(outcome.before, outcome.after)
     if worse:

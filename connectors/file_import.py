@@ -114,11 +114,20 @@ def _row_to_mention(row: dict[str, str], cols: dict[str, str], source_name: str)
     metrics = Metrics(likes=_int(get("likes")), reposts=_int(get("reposts")), replies=_int(get("replies")))
     raw = stamp_payload(row, url=f"file:{source_name}", retrieved_at=datetime.now(UTC))
     mention = Mention(
-        platform=platform, external_id=external_id, text=text, created_at=created, author=author,
-        url=get("url") or None, language=get("language") or None,
-        conversation_id=get("conversation_id") or None, in_reply_to_id=get("in_reply_to_id") or None,
-        metrics=metrics, replyable=False, replyable_reason=IMPORT_REASON, raw=raw,
-    )  # fmt: skip
+        platform=platform,
+        external_id=external_id,
+        text=text,
+        created_at=created,
+        author=author,
+        url=get("url") or None,
+        language=get("language") or None,
+        conversation_id=get("conversation_id") or None,
+        in_reply_to_id=get("in_reply_to_id") or None,
+        metrics=metrics,
+        replyable=False,
+        replyable_reason=IMPORT_REASON,
+        raw=raw,
+    )
     return mention, get("brand") or None
 
 

@@ -206,8 +206,12 @@ class EscalationQueue(Strict):
 
 def default_queues() -> list[EscalationQueue]:
     """Supervisor, PR crisis, legal and security, as most care teams have them."""
-    spec = [("supervisor", "Supervisor", ["maya"], 30), ("pr_crisis", "PR crisis", ["maya"], 15),
-            ("legal", "Legal", [], 60), ("security", "Security", [], 30)]  # fmt: skip
+    spec = [
+        ("supervisor", "Supervisor", ["maya"], 30),
+        ("pr_crisis", "PR crisis", ["maya"], 15),
+        ("legal", "Legal", [], 60),
+        ("security", "Security", [], 30),
+    ]
     return [EscalationQueue(name=n, title=t, members=m, first_response=timedelta(minutes=f)) for n, t, m, f in spec]
 
 
@@ -237,8 +241,11 @@ class EscalationConfig(Strict):
         names = {q.name for q in self.queues}
         problems = _unique(self.queues, "queues")
         wanted = [("at_risk_queue", self.at_risk_queue)] + [(f"rubric.{k}", v) for k, v in self.rubric.items()]
-        problems += [f"{path}: unknown queue {name!r} (queues: {', '.join(sorted(names))})"
-                     for path, name in wanted if name and name not in names]  # fmt: skip
+        problems += [
+            f"{path}: unknown queue {name!r} (queues: {', '.join(sorted(names))})"
+            for path, name in wanted
+            if name and name not in names
+        ]
         if problems:
             raise ValueError("\n".join(problems))
         return self

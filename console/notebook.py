@@ -98,11 +98,17 @@ def mentions_frame(
     try:
         with store.read() as session:
             filters = MentionFilters(
-                since=parse_when(since), until=parse_when(until),
-                brand_ids=brand_ids(session, brands) if brands else (), platforms=platforms, statuses=statuses,
-                sentiments=sentiments, urgencies=urgencies, topics=topics, search=search,
+                since=parse_when(since),
+                until=parse_when(until),
+                brand_ids=brand_ids(session, brands) if brands else (),
+                platforms=platforms,
+                statuses=statuses,
+                sentiments=sentiments,
+                urgencies=urgencies,
+                topics=topics,
+                search=search,
                 include_brand_posts=include_brand_posts,
-            )  # fmt: skip
+            )
             batches = [
                 arrow_batch(rows, columns, schema) for rows in iter_chunks(session, filters, columns, limit=limit)
             ]

@@ -96,16 +96,34 @@ UNCHANGED = _Unset()
 AUTHOR_STAGE = "_md_stage_authors"
 MENTION_STAGE = "_md_stage_mentions"
 AUTHOR_COLUMNS: list[Column] = [
-    ("platform", "text"), ("external_id", "text"), ("handle", "text"), ("display_name", "text"),
-    ("followers", "int"), ("verified", "bool"),
-]  # fmt: skip
+    ("platform", "text"),
+    ("external_id", "text"),
+    ("handle", "text"),
+    ("display_name", "text"),
+    ("followers", "int"),
+    ("verified", "bool"),
+]
 MENTION_COLUMNS: list[Column] = [
-    ("platform", "text"), ("external_id", "text"), ("text", "text"), ("language", "text"), ("url", "text"),
-    ("created_at", "time"), ("fetched_at", "time"), ("conversation_id", "text"), ("in_reply_to", "text"),
-    ("is_brand_post", "bool"), ("like_count", "int"), ("repost_count", "int"), ("reply_count", "int"),
-    ("quote_count", "int"), ("replyable", "bool"), ("replyable_reason", "text"), ("raw", "json"),
-    ("author_platform", "text"), ("author_external_id", "text"),
-]  # fmt: skip
+    ("platform", "text"),
+    ("external_id", "text"),
+    ("text", "text"),
+    ("language", "text"),
+    ("url", "text"),
+    ("created_at", "time"),
+    ("fetched_at", "time"),
+    ("conversation_id", "text"),
+    ("in_reply_to", "text"),
+    ("is_brand_post", "bool"),
+    ("like_count", "int"),
+    ("repost_count", "int"),
+    ("reply_count", "int"),
+    ("quote_count", "int"),
+    ("replyable", "bool"),
+    ("replyable_reason", "text"),
+    ("raw", "json"),
+    ("author_platform", "text"),
+    ("author_external_id", "text"),
+]
 
 
 def _dedupe(mentions: Iterable[IncomingMention]) -> tuple[list[IncomingMention], int]:
@@ -164,7 +182,7 @@ def _mention_rows(
                 a.platform if a else None,
                 a.external_id if a else None,
                 *tail,
-            )  # fmt: skip
+            )
         )
     return rows
 
@@ -236,9 +254,13 @@ def _store_authors(session: Session, mentions: Sequence[IncomingMention], conv: 
 
 
 def _store_mentions(
-    session: Session, mentions: Sequence[IncomingMention], conv: dict[str, Any], now: datetime,
-    source_id: int | None, brand_id: int | None,
-) -> tuple[int, int]:  # fmt: skip
+    session: Session,
+    mentions: Sequence[IncomingMention],
+    conv: dict[str, Any],
+    now: datetime,
+    source_id: int | None,
+    brand_id: int | None,
+) -> tuple[int, int]:
     """Upsert; return (inserted, updated).  PostgreSQL goes through COPY + staging, SQLite straight in."""
     if session.get_bind().dialect.name == "sqlite":
         stamp = conv["time"](now)

@@ -538,7 +538,7 @@ class SavedView(Base):
 
 
 class MentionRollupDaily(Base):
-    """Inbound mentions per UTC day and dashboard dimension, kept by ``console.services.rollup``.
+    """Inbound mentions per UTC day and dashboard dimension, kept by ``console.services.dashboard.rollup``.
 
     Counts add up across rows; the ``*_s`` columns hold each mention's duration in seconds as
     little-endian float64s, so percentiles over any set of rows stay exact.
@@ -547,9 +547,18 @@ class MentionRollupDaily(Base):
     __tablename__ = "mention_rollup_daily"
     # Covers the count-only reads (period mix, open backlog) so they skip the wide duration columns.
     __table_args__ = (
-        Index("ix_mention_rollup_daily_day", "day", "brand_id", "platform", "assignee_id", "sentiment", "urgency",
-              "mentions", "open_now"),
-    )  # fmt: skip
+        Index(
+            "ix_mention_rollup_daily_day",
+            "day",
+            "brand_id",
+            "platform",
+            "assignee_id",
+            "sentiment",
+            "urgency",
+            "mentions",
+            "open_now",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     day: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -577,9 +586,18 @@ class MentionRollupHourly(Base):
     # Covers the time series' read: an index-only scan instead of one heap visit per row (refreshes rewrite
     # days in any order, so the table is not in hour order).
     __table_args__ = (
-        Index("ix_mention_rollup_hourly_cover", "hour", "brand_id", "platform", "sentiment", "mentions", "sla_hit",
-              "sla_late", "sla_overdue"),
-    )  # fmt: skip
+        Index(
+            "ix_mention_rollup_hourly_cover",
+            "hour",
+            "brand_id",
+            "platform",
+            "sentiment",
+            "mentions",
+            "sla_hit",
+            "sla_late",
+            "sla_overdue",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     hour: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -95,9 +95,13 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
 def sinks() -> Iterator[tuple[WebhookSink, SmtpSink, AlertChannels]]:
     hook, smtp = WebhookSink(), SmtpSink()
     channels = AlertChannels(
-        webhook_url=hook.url, smtp_host="127.0.0.1", smtp_port=smtp.server_address[1],
-        email_from="alerts@example.com", email_to=("care-leads@example.com",), timeout_s=5,
-    )  # fmt: skip
+        webhook_url=hook.url,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.server_address[1],
+        email_from="alerts@example.com",
+        email_to=("care-leads@example.com",),
+        timeout_s=5,
+    )
     yield hook, smtp, channels
     hook.server.shutdown()
     smtp.shutdown()
@@ -125,8 +129,15 @@ def _seed(store, spike_at: datetime, spike_size: int = 60) -> int:
 
 
 def _mention(brand_id: int, n: int, at: datetime, text: str, sentiment: str = "neutral") -> Mention:
-    return Mention(platform="x", external_id=f"s{n}", brand_id=brand_id, text=text, created_at=at, fetched_at=at,
-                   sentiment=sentiment)  # fmt: skip
+    return Mention(
+        platform="x",
+        external_id=f"s{n}",
+        brand_id=brand_id,
+        text=text,
+        created_at=at,
+        fetched_at=at,
+        sentiment=sentiment,
+    )
 
 
 def test_hourly_series_is_zero_filled_per_utc_hour(store):
@@ -204,9 +215,13 @@ def test_quiet_traffic_raises_nothing(store, sinks):
 
 def test_channels_from_env_and_escaping():
     channels = AlertChannels.from_env(
-        {"MENTIONDESK_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/x", "MENTIONDESK_ALERT_EMAIL_TO": "a@x, b@x",
-         "MENTIONDESK_SMTP_HOST": "127.0.0.1", "MENTIONDESK_SMTP_PASSWORD": "hunter2"}
-    )  # fmt: skip
+        {
+            "MENTIONDESK_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/x",
+            "MENTIONDESK_ALERT_EMAIL_TO": "a@x, b@x",
+            "MENTIONDESK_SMTP_HOST": "127.0.0.1",
+            "MENTIONDESK_SMTP_PASSWORD": "hunter2",
+        }
+    )
     assert channels.any and channels.email_to == ("a@x", "b@x")
     assert "hunter2" not in repr(channels)
     assert not AlertChannels.from_env({}).any
@@ -216,8 +231,10 @@ def test_channels_from_env_and_escaping():
 # --- the live demo against the seeded demo store ------------------------------------------------------
 
 DEMO_SOURCES = (
-    ("demo-skyline", "Skyline Air", 15), ("demo-nimbus", "Nimbus Mobile", 15), ("demo-parcelo", "Parcelo Eats", 20),
-)  # fmt: skip
+    ("demo-skyline", "Skyline Air", 15),
+    ("demo-nimbus", "Nimbus Mobile", 15),
+    ("demo-parcelo", "Parcelo Eats", 20),
+)
 """The built-in demo's live sources: name, brand, poll interval in seconds."""
 LIVE_START = datetime(2026, 11, 24, 9, 52, tzinfo=UTC)  # a Tuesday morning, the seeded history ends here
 
@@ -262,10 +279,14 @@ def _run_live(store: Store, start: datetime, duration: timedelta, *, incident: b
         ids = {name: (sid, bid) for name, sid, bid in s.execute(select(Source.name, Source.id, Source.brand_id))}
         brands = {i: n for i, n in s.execute(select(Brand.id, Brand.name))}
     feeds = [
-        (DemoConnector(seed=zlib.crc32(name.encode()), brands=[DEFAULT_WORLD.brand(brand)], clock=clock,
-                       incident=incident), *ids[name])
+        (
+            DemoConnector(
+                seed=zlib.crc32(name.encode()), brands=[DEFAULT_WORLD.brand(brand)], clock=clock, incident=incident
+            ),
+            *ids[name],
+        )
         for name, brand, _ in DEMO_SOURCES
-    ]  # fmt: skip
+    ]
     cursors: dict[int, str | None] = {}
     opened: list[tuple[datetime, Alert]] = []
     step = 0
@@ -309,10 +330,12 @@ def test_the_injected_incident_raises_one_volume_alert_while_it_runs(demo_store,
         queues = list(s.scalars(select(Escalation.queue).where(Escalation.created_at >= start)))
         burst = s.scalar(
             select(func.count()).where(
-                Mention.brand_id == alert.brand_id, Mention.is_brand_post.is_(False),
-                Mention.created_at >= incident_at, Mention.created_at < incident_at + INCIDENT_LENGTH,
+                Mention.brand_id == alert.brand_id,
+                Mention.is_brand_post.is_(False),
+                Mention.created_at >= incident_at,
+                Mention.created_at < incident_at + INCIDENT_LENGTH,
             )
-        )  # fmt: skip
+        )
     assert queues.count("pr_crisis") >= 2  # the reporters asking for comment
     assert 30 <= burst <= 90
 

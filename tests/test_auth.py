@@ -111,12 +111,21 @@ def test_deactivated_user_cannot_sign_in_and_loses_sessions(store: Store) -> Non
     ("role", "allowed"),
     [
         (Role.AGENT, {Permission.READ, Permission.TRIAGE, Permission.REPLY}),
-        (Role.MANAGER, {Permission.READ, Permission.TRIAGE, Permission.REPLY, Permission.REASSIGN,
-                        Permission.DASHBOARDS, Permission.EXPORT}),
+        (
+            Role.MANAGER,
+            {
+                Permission.READ,
+                Permission.TRIAGE,
+                Permission.REPLY,
+                Permission.REASSIGN,
+                Permission.DASHBOARDS,
+                Permission.EXPORT,
+            },
+        ),
         (Role.ANALYST, {Permission.READ, Permission.EXPORT, Permission.DASHBOARDS}),
         (Role.ADMIN, set(Permission)),
     ],
-)  # fmt: skip
+)
 def test_role_permissions(role: Role, allowed: set[Permission]) -> None:
     from console.services.permissions import Actor
 
@@ -180,11 +189,15 @@ def test_user_add_command_creates_a_user_with_a_prompted_password(tmp_path) -> N
     )
     assert result.exit_code == 0, result.output
     assert "created manager riley" in result.output
-    again = runner.invoke(cli, ["user", "add", "riley", "--role", "agent", "--database-url", url,
-                                "--password-stdin"], input="other-pass-123\n")  # fmt: skip
+    again = runner.invoke(
+        cli,
+        ["user", "add", "riley", "--role", "agent", "--database-url", url, "--password-stdin"],
+        input="other-pass-123\n",
+    )
     assert again.exit_code != 0 and "already exists" in again.output
-    short = runner.invoke(cli, ["user", "add", "kit", "--role", "agent", "--database-url", url, "--password-stdin"],
-                          input="short\n")  # fmt: skip
+    short = runner.invoke(
+        cli, ["user", "add", "kit", "--role", "agent", "--database-url", url, "--password-stdin"], input="short\n"
+    )
     assert short.exit_code != 0 and "at least 8" in short.output
     store = open_store(url)
     authenticate(store, "riley", "s3cret-pass")

@@ -21,8 +21,13 @@ import pytest
 CHROMIUM = Path(os.environ.get("MENTIONDESK_CHROMIUM", "/usr/bin/chromium"))
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "docs" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]  # fmt: skip
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"no chromium at {CHROMIUM}: install Debian's `chromium` (apt-get) to run this"
@@ -53,8 +58,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     db = tmp_path_factory.mktemp("browser") / "demo.db"
     log = open(db.parent / "demo.log", "wb")  # noqa: SIM115 - closed below
-    cmd = [sys.executable, "-m", "console.cli", "demo", "--port", str(port), "--database-url", f"sqlite:///{db}",
-           "--mentions", "800"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "console.cli",
+        "demo",
+        "--port",
+        str(port),
+        "--database-url",
+        f"sqlite:///{db}",
+        "--mentions",
+        "800",
+    ]
     env = {**os.environ, "CI": "1", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
     try:

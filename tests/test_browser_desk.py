@@ -44,8 +44,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     tmp = tmp_path_factory.mktemp("browser_desk")
     port, db = _free_port(), tmp / "demo.db"
     log = open(tmp / "demo.log", "wb")  # noqa: SIM115 - closed below
-    cmd = [sys.executable, "-m", "console.cli", "demo", "--port", str(port), "--database-url", f"sqlite:///{db}",
-           "--mentions", "800"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "console.cli",
+        "demo",
+        "--port",
+        str(port),
+        "--database-url",
+        f"sqlite:///{db}",
+        "--mentions",
+        "800",
+    ]
     env = {**os.environ, "CI": "1", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
     store: Store | None = None

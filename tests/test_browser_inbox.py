@@ -43,8 +43,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     db = tmp_path_factory.mktemp("browser_inbox") / "demo.db"
     log = open(db.parent / "demo.log", "wb")  # noqa: SIM115 - closed below
-    cmd = [sys.executable, "-m", "console.cli", "demo", "--port", str(port), "--database-url", f"sqlite:///{db}",
-           "--mentions", "800"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "console.cli",
+        "demo",
+        "--port",
+        str(port),
+        "--database-url",
+        f"sqlite:///{db}",
+        "--mentions",
+        "800",
+    ]
     env = {**os.environ, "CI": "1", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
     try:

@@ -13,8 +13,15 @@ from console.domain.business_hours import (
     parse_day_hours,
 )
 
-OFFICE = {"mon": "09:00-17:00", "tue": "09:00-17:00", "wed": "09:00-17:00", "thu": "09:00-17:00",
-          "fri": "09:00-17:00", "sat": "", "sun": ""}  # fmt: skip
+OFFICE = {
+    "mon": "09:00-17:00",
+    "tue": "09:00-17:00",
+    "wed": "09:00-17:00",
+    "thu": "09:00-17:00",
+    "fri": "09:00-17:00",
+    "sat": "",
+    "sun": "",
+}
 
 
 def utc(*args: int) -> datetime:

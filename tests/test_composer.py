@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from console.config import load_config
-from console.services.composer import (
+from console.services.permissions import PermissionDenied
+from console.services.replies.composer import (
     VARIABLES,
     TemplateError,
     char_count,
@@ -15,7 +16,6 @@ from console.services.composer import (
     template_variables,
     variables_for,
 )
-from console.services.permissions import PermissionDenied
 from console.services.settings import SettingsError, save_template
 from console.services.store import Store
 from storage.models import Author, Mention, Template
@@ -62,10 +62,23 @@ def test_initials() -> None:
 def test_templates_are_searchable_and_topic_matches_come_first(store: Store) -> None:
     w = build_world(store, mentions=1)
     with store.transaction() as s:
-        save_template(s, w.admin, template_id=None, name="Thanks", body="Thanks {author_name}! {agent_initials}",
-                      topics=["praise"])  # fmt: skip
-        save_template(s, w.admin, template_id=None, name="Delay", body="Sorry {author_name}. ^{agent_initials}",
-                      brand_id=w.brand_id, topics=["complaint"])  # fmt: skip
+        save_template(
+            s,
+            w.admin,
+            template_id=None,
+            name="Thanks",
+            body="Thanks {author_name}! {agent_initials}",
+            topics=["praise"],
+        )
+        save_template(
+            s,
+            w.admin,
+            template_id=None,
+            name="Delay",
+            body="Sorry {author_name}. ^{agent_initials}",
+            brand_id=w.brand_id,
+            topics=["complaint"],
+        )
         save_template(s, w.admin, template_id=None, name="Other brand", body="x", brand_id=None, active=False)
     with store.read() as s:
         ranked = [t.name for t in list_templates(s, brand_id=w.brand_id, topics=["complaint"])]
@@ -97,13 +110,13 @@ def test_only_admins_save_templates_and_unknown_variables_are_refused(store: Sto
     ],
 )
 def test_sign_off_follows_the_brand_example(example: str | None, agent: str, expected: str) -> None:
-    from console.services.composer import sign_off
+    from console.services.replies.composer import sign_off
 
     assert sign_off(example, agent) == expected
 
 
 def test_a_suggested_reply_takes_this_customers_name_and_this_agents_sign_off() -> None:
-    from console.services.composer import personalise
+    from console.services.replies.composer import personalise
 
     values = {"author_name": "Priya", "sign_off": "-Jamie"}
     past = "Hi Sarah Jones, so sorry about the outage in Leeds. We're on it. -Becky"
@@ -113,7 +126,7 @@ def test_a_suggested_reply_takes_this_customers_name_and_this_agents_sign_off() 
 
 def test_the_voice_check_wants_the_sending_agents_own_sign_off() -> None:
     from console.config import VoiceRules
-    from console.services.voice import check_reply
+    from console.domain.voice import check_reply
 
     rules = VoiceRules(sign_off=r"-[A-Z][a-z]+$", sign_off_example="-Becky")
     other = check_reply("Sorry about that, fixing it now. -Becky", rules, sign_off="-Jamie")
@@ -123,7 +136,7 @@ def test_the_voice_check_wants_the_sending_agents_own_sign_off() -> None:
 
 
 def test_the_preselected_template_fits_the_topic_and_the_mood() -> None:
-    from console.services.composer import preselect
+    from console.services.replies.composer import preselect
     from storage.models import Template
 
     apology = Template(name="Apology", body="Sorry", topics=["complaint"], sentiments=["negative"])

@@ -38,18 +38,24 @@ def test_interval_below_floor_names_its_path() -> None:
     [
         ({"team": {"timezone": "Mars/Olympus"}}, "team.timezone: unknown time zone 'Mars/Olympus'"),
         ({"brands": [{"name": "A", "handles": {"myspace": "a"}}]}, "brands[0].handles.myspace.[key]"),
-        ({"brands": [BRAND], "sources": [{"name": "s", "platform": "x", "kind": "mentions", "brand": "Nope"}]},
-         "sources[0].brand: unknown brand 'Nope' (known: Skyline Air)"),
-        ({"brands": [BRAND], "sources": [{"name": "s", "platform": "x", "kind": "search", "brand": "Skyline Air"}]},
-         "sources[0].query: a search source needs a query"),
-        ({"sla": {"policies": [{"urgency": "high", "first_response": "soon"}]}},
-         "sla.policies[0].first_response: 'soon' is not a duration"),
+        (
+            {"brands": [BRAND], "sources": [{"name": "s", "platform": "x", "kind": "mentions", "brand": "Nope"}]},
+            "sources[0].brand: unknown brand 'Nope' (known: Skyline Air)",
+        ),
+        (
+            {"brands": [BRAND], "sources": [{"name": "s", "platform": "x", "kind": "search", "brand": "Skyline Air"}]},
+            "sources[0].query: a search source needs a query",
+        ),
+        (
+            {"sla": {"policies": [{"urgency": "high", "first_response": "soon"}]}},
+            "sla.policies[0].first_response: 'soon' is not a duration",
+        ),
         ({"voice": [{"sign_off": "^[A-Z"}]}, "voice[0].sign_off: not a valid regular expression"),
         ({"x": {"monthly_read_cap": -1}}, "x.monthly_read_cap: Input should be greater than or equal to 0"),
         ({"brands": [BRAND, BRAND]}, "brands[1].name: 'Skyline Air' is used twice"),
         ({"team": {"timezon": "UTC"}}, "team.timezon: Extra inputs are not permitted"),
     ],
-)  # fmt: skip
+)
 def test_bad_values_are_reported_with_path_and_rule(data: dict, expected: str) -> None:
     problems = _problems(data)
     assert any(p.startswith(expected) for p in problems), problems

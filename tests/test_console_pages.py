@@ -90,9 +90,14 @@ def test_sources_page_warns_near_the_x_read_cap_and_names_dead_sources(console_e
         s.execute(
             update(Source)
             .where(Source.name == "x-mentions-skyline")
-            .values(reads_used=9_500, reads_month=budget_month(datetime.now(UTC)), enabled=True,
-                    health="unhealthy", last_error="credentials refused: X rejected the credentials (401)")
-        )  # fmt: skip
+            .values(
+                reads_used=9_500,
+                reads_month=budget_month(datetime.now(UTC)),
+                enabled=True,
+                health="unhealthy",
+                last_error="credentials refused: X rejected the credentials (401)",
+            )
+        )
     store.dispose()
     at = _run(CONSOLE / "app_pages" / "sources.py")
     assert any("9,500" in w.value for w in at.warning)

@@ -16,8 +16,8 @@ from console.config import load_config
 from console.services import triage
 from console.services.auth import authenticate
 from console.services.demo_seed import demo_password, seed_demo
-from console.services.drafts import draft_of
 from console.services.permissions import Actor
+from console.services.replies.drafts import draft_of
 from console.services.store import Store, open_store
 from console.ui.safe import escape_markdown
 from storage.enums import ReplyState
@@ -75,12 +75,18 @@ def test_the_thread_shows_the_brands_reply_sent_on_the_parent_post(store: Store)
     with store.read() as session:
         later, reply_text = session.execute(
             select(Mention.id, Reply.text)
-            .join(parent, and_(parent.platform == Mention.platform, parent.conversation_id == Mention.conversation_id,
-                               parent.id != Mention.id))
+            .join(
+                parent,
+                and_(
+                    parent.platform == Mention.platform,
+                    parent.conversation_id == Mention.conversation_id,
+                    parent.id != Mention.id,
+                ),
+            )
             .join(Reply, Reply.mention_id == parent.id)
             .where(Reply.state == ReplyState.SENT, Mention.is_brand_post.is_(False), Mention.created_at > Reply.sent_at)
             .order_by(Mention.id)
-        ).first()  # fmt: skip
+        ).first()
     at = _open(store, "alex", later)  # an analyst: reads without claiming
     text = _texts(at)
     assert "our reply" in text and "✅ sent" in text and "on an earlier post" in text
@@ -90,9 +96,15 @@ def test_the_thread_shows_the_brands_reply_sent_on_the_parent_post(store: Store)
 def test_a_takeover_tells_the_first_agent_and_keeps_their_draft(store: Store) -> None:
     with store.read() as session:
         mention_id = session.scalar(
-            select(Mention.id).where(Mention.replyable.is_(True), Mention.is_brand_post.is_(False),
-                                     Mention.assignee_id.is_(None), Mention.status == "new").order_by(Mention.id)
-        )  # fmt: skip
+            select(Mention.id)
+            .where(
+                Mention.replyable.is_(True),
+                Mention.is_brand_post.is_(False),
+                Mention.assignee_id.is_(None),
+                Mention.status == "new",
+            )
+            .order_by(Mention.id)
+        )
     assert mention_id is not None
     jamie = _open(store, "jamie", mention_id)
     assert any("You are handling this mention" in s.value for s in jamie.success)
@@ -113,9 +125,15 @@ def test_a_takeover_tells_the_first_agent_and_keeps_their_draft(store: Store) ->
 def test_notes_show_their_author_and_the_activity_reads_in_words(store: Store) -> None:
     with store.read() as session:
         mention_id = session.scalar(
-            select(Mention.id).where(Mention.replyable.is_(True), Mention.is_brand_post.is_(False),
-                                     Mention.assignee_id.is_(None), Mention.status == "new").order_by(Mention.id.desc())
-        )  # fmt: skip
+            select(Mention.id)
+            .where(
+                Mention.replyable.is_(True),
+                Mention.is_brand_post.is_(False),
+                Mention.assignee_id.is_(None),
+                Mention.status == "new",
+            )
+            .order_by(Mention.id.desc())
+        )
     assert mention_id is not None
     at = _open(store, "jamie", mention_id)
     at.text_area(key=f"note_body_{mention_id}_0").set_value("Customer called twice; refund approved by Maya.")

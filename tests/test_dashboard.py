@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import literal
 from streamlit.testing.v1 import AppTest
 
-from console.services import dashboard
-from console.services.dashboard import DashboardFilters, dashboard_bundle, frames_of
+from console.services.dashboard import reads as dashboard
+from console.services.dashboard.reads import DashboardFilters, dashboard_bundle, frames_of
 from console.services.sql_time import percentiles_by_group, seconds_between
 from storage.models import Mention
 from tests import dashboard_data as D
@@ -157,8 +157,18 @@ def test_empty_range_gives_empty_tables_not_errors(store):
     assert bundle.filters.granularity == "hour"
 
 
-BESIDE = ("headline", "volume", "net_sentiment", "urgency_mix", "sentiment_mix", "share_of_voice", "top_topics",
-          "top_authors", "sla_trend", "backlog")  # fmt: skip
+BESIDE = (
+    "headline",
+    "volume",
+    "net_sentiment",
+    "urgency_mix",
+    "sentiment_mix",
+    "share_of_voice",
+    "top_topics",
+    "top_authors",
+    "sla_trend",
+    "backlog",
+)
 """The bundle's parts computed from the second connection's reads."""
 
 
@@ -178,8 +188,16 @@ def test_reads_beside_match_reads_in_order_and_on_postgres_see_the_bundles_snaps
         if postgres and len(threads) == 1:
             with store.transaction() as s:
                 when = D.START + timedelta(hours=30)
-                s.add(Mention(platform="x", external_id="after-start", text="t", created_at=when, fetched_at=when,
-                              status="open"))  # fmt: skip
+                s.add(
+                    Mention(
+                        platform="x",
+                        external_id="after-start",
+                        text="t",
+                        created_at=when,
+                        fetched_at=when,
+                        status="open",
+                    )
+                )
         return real(*args)
 
     monkeypatch.setattr(dashboard, "_beside_reads", commit_first)
@@ -206,8 +224,16 @@ def test_sql_percentiles_match_the_report_definition(store):
     with store.transaction() as s:
         for platform, values in delays.items():
             for i, d in enumerate(values):
-                s.add(Mention(platform=platform, external_id=f"{platform}{i}", text="t", created_at=base,
-                              fetched_at=base, first_response_at=base + timedelta(seconds=d)))  # fmt: skip
+                s.add(
+                    Mention(
+                        platform=platform,
+                        external_id=f"{platform}{i}",
+                        text="t",
+                        created_at=base,
+                        fetched_at=base,
+                        first_response_at=base + timedelta(seconds=d),
+                    )
+                )
     with store.read() as s:
         value = seconds_between(s, Mention.created_at, Mention.first_response_at)
         got = percentiles_by_group(s, value, Mention.platform, [literal(True)], (10, 50, 90, 99))
@@ -270,8 +296,16 @@ def test_dashboard_page_renders_and_follows_the_date_range(app):
     at = app("dashboard.py").run()
     assert not at.exception, [e.value for e in at.exception]
     titles = [s.value for s in at.subheader]
-    for expected in ("Volume by sentiment", "Net sentiment score", "Share of voice", "Top topics",
-                     "Most influential authors", "SLA compliance", "Backlog by age", "Agents"):  # fmt: skip
+    for expected in (
+        "Volume by sentiment",
+        "Net sentiment score",
+        "Share of voice",
+        "Top topics",
+        "Most influential authors",
+        "SLA compliance",
+        "Backlog by age",
+        "Agents",
+    ):
         assert expected in titles
     assert [m.label for m in at.metric][:2] == ["Mentions", "Net sentiment"]
     month = int(at.metric[0].value.replace(",", ""))

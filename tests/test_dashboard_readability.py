@@ -18,9 +18,9 @@ from sqlalchemy import select
 from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
-from console.services import rollup
-from console.services.dashboard import DashboardFilters, alert_words, dashboard_bundle, headline_metrics
-from console.services.dashboard_filters import AXIS_DAY, AXIS_HOUR
+from console.services.dashboard import rollup
+from console.services.dashboard.filters import AXIS_DAY, AXIS_HOUR
+from console.services.dashboard.reads import DashboardFilters, alert_words, dashboard_bundle, headline_metrics
 from console.services.sla_clocks import stop_clocks
 from console.ui.palette import (
     SENTIMENT_COLOURS,
@@ -59,8 +59,9 @@ def test_urgency_colours_run_from_darkest_red_to_grey():
     low = URGENCY_COLOURS["low"]
     assert abs(_redness(low)) < 10  # grey
     assert URGENCY_SCALE.to_dict() == {
-        "domain": [label(u) for u in URGENCY_ORDER], "range": [URGENCY_COLOURS[u] for u in URGENCY_ORDER],
-    }  # fmt: skip
+        "domain": [label(u) for u in URGENCY_ORDER],
+        "range": [URGENCY_COLOURS[u] for u in URGENCY_ORDER],
+    }
 
 
 def test_each_sentiment_has_its_own_fixed_colour():
@@ -78,8 +79,20 @@ MIDWEEK = WEEK_START + timedelta(days=3, hours=12)  # Thursday noon: the week is
 
 
 def _mention(s: Any, name: str, at: datetime, brand: int, sentiment: str, urgency: str = "normal", **kw: Any) -> None:
-    s.add(Mention(platform="x", external_id=name, brand_id=brand, text=f"{name} text", created_at=at, fetched_at=at,
-                  sentiment=sentiment, urgency=urgency, status="open", **kw))  # fmt: skip
+    s.add(
+        Mention(
+            platform="x",
+            external_id=name,
+            brand_id=brand,
+            text=f"{name} text",
+            created_at=at,
+            fetched_at=at,
+            sentiment=sentiment,
+            urgency=urgency,
+            status="open",
+            **kw,
+        )
+    )
 
 
 def _weeks(store) -> int:
@@ -90,16 +103,29 @@ def _weeks(store) -> int:
         s.flush()
         _mention(s, "old", WEEK_START - timedelta(days=10), brand.id, "neutral")  # the store starts before
         for i, hours in enumerate((5, 30, 80)):  # earlier week, before its Thursday noon
-            _mention(s, f"early{i}", WEEK_START - timedelta(days=7) + timedelta(hours=hours), brand.id, "negative",
-                     first_response_due_at=WEEK_START - timedelta(days=7, hours=-hours - 1),
-                     first_response_at=WEEK_START - timedelta(days=7, hours=-hours - 2))  # fmt: skip
+            _mention(
+                s,
+                f"early{i}",
+                WEEK_START - timedelta(days=7) + timedelta(hours=hours),
+                brand.id,
+                "negative",
+                first_response_due_at=WEEK_START - timedelta(days=7, hours=-hours - 1),
+                first_response_at=WEEK_START - timedelta(days=7, hours=-hours - 2),
+            )
         for i in range(4):  # earlier week, after its Thursday noon: not compared with a week half done
-            _mention(s, f"late{i}", WEEK_START - timedelta(days=2) + timedelta(hours=i), brand.id, "positive",
-                     urgency="low")  # fmt: skip
+            _mention(
+                s, f"late{i}", WEEK_START - timedelta(days=2) + timedelta(hours=i), brand.id, "positive", urgency="low"
+            )
         for i, hours in enumerate((2, 20, 50, 70, 83)):
-            _mention(s, f"now{i}", WEEK_START + timedelta(hours=hours), brand.id, "negative" if i < 4 else "positive",
-                     first_response_due_at=WEEK_START + timedelta(hours=hours + 1),
-                     first_response_at=WEEK_START + timedelta(hours=hours, minutes=30))  # fmt: skip
+            _mention(
+                s,
+                f"now{i}",
+                WEEK_START + timedelta(hours=hours),
+                brand.id,
+                "negative" if i < 4 else "positive",
+                first_response_due_at=WEEK_START + timedelta(hours=hours + 1),
+                first_response_at=WEEK_START + timedelta(hours=hours, minutes=30),
+            )
         return brand.id
 
 
@@ -141,21 +167,33 @@ def test_changes_are_coloured_by_what_they_mean(store):
         bundle = dashboard_bundle(session, DashboardFilters(WEEK_START, WEEK_START + timedelta(days=7), now=MIDWEEK))
     colours = {f.label: f.delta_color for f in headline_metrics(bundle)}
     assert colours == {
-        "Mentions": "off", "Net sentiment": "normal", "Negative share": "inverse", "Within SLA": "normal",
-        "Median first response": "inverse", "Open now": "off",
-    }  # fmt: skip
+        "Mentions": "off",
+        "Net sentiment": "normal",
+        "Negative share": "inverse",
+        "Within SLA": "normal",
+        "Median first response": "inverse",
+        "Open now": "off",
+    }
 
 
 def test_spike_banners_read_as_sentences_in_the_team_zone():
     london, started = ZoneInfo("Europe/London"), datetime(2026, 12, 4, 4, tzinfo=UTC)
-    running = Alert(metric="volume", started_at=started, ended_at=None,
-                    details={"brand": "Nimbus Mobile", "value": 81.9, "baseline": 0.0, "count": 15})  # fmt: skip
+    running = Alert(
+        metric="volume",
+        started_at=started,
+        ended_at=None,
+        details={"brand": "Nimbus Mobile", "value": 81.9, "baseline": 0.0, "count": 15},
+    )
     assert alert_words(running, london) == (
         "Mention volume spike for Nimbus Mobile: 82 mentions an hour against fewer than 1 usually, "
         "since Fri 4 Dec 04:00 (ongoing)"
     )
-    ended = Alert(metric="negative_share", started_at=started - timedelta(days=5), ended_at=started - timedelta(days=4),
-                  details={"brand": "Skyline Air", "value": 0.64, "baseline": 0.2})  # fmt: skip
+    ended = Alert(
+        metric="negative_share",
+        started_at=started - timedelta(days=5),
+        ended_at=started - timedelta(days=4),
+        details={"brand": "Skyline Air", "value": 0.64, "baseline": 0.2},
+    )
     assert alert_words(ended, london) == (
         "Negative share spike for Skyline Air: 64% negative against 20% usually, since Sun 29 Nov 04:00 "
         "(ended Mon 30 Nov 04:00)"
@@ -176,8 +214,17 @@ def test_sla_counts_a_live_reply_on_a_day_the_rollups_already_hold(store):
     with store.transaction() as session:  # a mention the live desk clocked, then a reply stopped its clock
         brand = session.scalar(select(Brand.id).where(Brand.name == "Skyline"))
         due = created + timedelta(hours=1)
-        _mention(session, "live", created, brand, "negative", urgency="high", sla_started_at=created,
-                 first_response_due_at=due, sla_due_at=due)  # fmt: skip
+        _mention(
+            session,
+            "live",
+            created,
+            brand,
+            "negative",
+            urgency="high",
+            sla_started_at=created,
+            first_response_due_at=due,
+            sla_due_at=due,
+        )
         session.flush()
         live = session.scalar(select(Mention.id).where(Mention.external_id == "live"))
         assert stop_clocks(session, live, created + timedelta(minutes=20)) == 1

@@ -451,13 +451,17 @@ def test_live_rate_follows_the_seeded_history():
     spikes = default_spikes(start, END, [b.name for b in DEFAULT_WORLD.brands])
     for brand, interval in ((SKYLINE_AIR, 15), (NIMBUS_MOBILE, 15), (PARCELO_EATS, 20)):
         history = [
-            g.mention.created_at for g in seeded
+            g.mention.created_at
+            for g in seeded
             if g.brand == brand.name and not any(s.start <= g.mention.created_at < s.end for s in spikes)
-        ]  # fmt: skip
+        ]
         clock = Clock(END)
         connector = DemoConnector(seed=zlib.crc32(brand.name.encode()), brands=[brand], clock=clock, incident=False)
-        live = [m.created_at for _, b in _live(connector, clock, 24 * 14, every=timedelta(seconds=interval * 8))
-                for m in b.mentions]  # fmt: skip
+        live = [
+            m.created_at
+            for _, b in _live(connector, clock, 24 * 14, every=timedelta(seconds=interval * 8))
+            for m in b.mentions
+        ]
         seeded_rate, live_rate = len(history) / (30 * 24), len(live) / (14 * 24)
         assert 0.8 < live_rate / seeded_rate < 1.25, (brand.name, live_rate, seeded_rate)
         shape = statistics.correlation(_per_utc_hour(history, 30), _per_utc_hour(live, 14))
@@ -551,9 +555,19 @@ def test_reply_refuses_what_the_platform_would():
 
 
 def _demo_lease() -> SourceLease:
-    return SourceLease(id=1, name="demo-nimbus", platform="demo", kind="demo", brand_id=None,
-                       config={"brand": "Nimbus Mobile"}, cursor=None, interval_s=30, reads_used=0,
-                       reads_month=None, consecutive_failures=0)  # fmt: skip
+    return SourceLease(
+        id=1,
+        name="demo-nimbus",
+        platform="demo",
+        kind="demo",
+        brand_id=None,
+        config={"brand": "Nimbus Mobile"},
+        cursor=None,
+        interval_s=30,
+        reads_used=0,
+        reads_month=None,
+        consecutive_failures=0,
+    )
 
 
 def test_the_live_feed_continues_the_seeded_history_at_its_rate(tmp_path) -> None:  # type: ignore[no-untyped-def]

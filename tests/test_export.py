@@ -160,8 +160,22 @@ def test_failed_export_leaves_no_file(store, tmp_path, monkeypatch, fmt):
 def test_cli_export_parquet_with_brand_and_since(sqlite_store, tmp_path, capsys):
     D.build(sqlite_store)
     out = tmp_path / "out.parquet"
-    code = main(["export", "--database-url", sqlite_store.url, "--since", "2026-11-02", "--until", "2026-11-09",
-                 "--brand", "Skyline", "--inbound-only", "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "export",
+            "--database-url",
+            sqlite_store.url,
+            "--since",
+            "2026-11-02",
+            "--until",
+            "2026-11-09",
+            "--brand",
+            "Skyline",
+            "--inbound-only",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     assert "4 mentions" in capsys.readouterr().out
     assert sorted(pq.read_table(out).column("external_id").to_pylist()) == ["m1", "m2", "m3", "m6"]
@@ -227,8 +241,17 @@ def test_topics_and_times_render_like_python(store, tmp_path):
             s.add(m)
             s.flush()
             scores = {"p_negative": 0.1, "p_neutral": 0.8, "p_positive": 0.1}
-            s.add(Classification(mention_id=m.id, model_name="t", model_version="1", sentiment="neutral",
-                                 urgency="low", topics=topics, **scores))  # fmt: skip
+            s.add(
+                Classification(
+                    mention_id=m.id,
+                    model_name="t",
+                    model_version="1",
+                    sentiment="neutral",
+                    urgency="low",
+                    topics=topics,
+                    **scores,
+                )
+            )
     _export(store, "csv", tmp_path / "m.csv")
     with (tmp_path / "m.csv").open(encoding="utf-8", newline="") as f:
         rows = {r["external_id"]: r for r in csv.DictReader(f)}

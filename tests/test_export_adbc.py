@@ -118,8 +118,9 @@ def test_read_lookup_sorts_by_id_and_types_the_columns():
             self.sql = sql
 
         def fetch_arrow_table(self):
-            return pa.table({"id": pa.array([7, 3, 5], pa.int32()), "c0": ["g", "c", "e"],
-                             "c1": pa.array([70, 30, 50], pa.int32())})  # fmt: skip
+            return pa.table(
+                {"id": pa.array([7, 3, 5], pa.int32()), "c0": ["g", "c", "e"], "c1": pa.array([70, 30, 50], pa.int32())}
+            )
 
     columns = [c for c in COLUMNS if c.name in ("author_handle", "author_followers")]
     schema = arrow_schema(COLUMNS)
@@ -150,7 +151,9 @@ def test_client_join_plan_keeps_export_order_and_adds_missing_keys():
     assert [COLUMNS[i].name for i, at in enumerate(plan.placed) if at >= 0] == names
     assert {t.__tablename__: [COLUMNS[i].name for i in filled] for t, _, filled in plan.lookups} == {
         "authors": ["author_handle", "author_name", "author_followers", "author_verified"],
-        "brands": ["brand"], "users": ["assignee"]}  # fmt: skip
+        "brands": ["brand"],
+        "users": ["assignee"],
+    }
     without_keys = [c for c in COLUMNS if c.name not in ("author_id", "brand_id")]
     plan = export_adbc.client_join_plan(without_keys, arrow_schema(without_keys), [Author, Brand])
     assert [c.name for c in plan.server][-2:] == ["_author_id", "_brand_id"]
@@ -162,8 +165,9 @@ def test_client_join_plan_keeps_export_order_and_adds_missing_keys():
 def test_adbc_filters_match_the_copy_path(pg_store, tmp_path, monkeypatch):
     brands = _fill(pg_store)
     with pg_store.transaction() as s:  # a search term with a quote, a percent and a backslash: quoted, not run
-        s.add(Mention(platform="x", external_id="q", text="it's 100% back\\slash", created_at=D.START,
-                      fetched_at=D.START))  # fmt: skip
+        s.add(
+            Mention(platform="x", external_id="q", text="it's 100% back\\slash", created_at=D.START, fetched_at=D.START)
+        )
     monkeypatch.setattr(export_pg, "PARALLEL_MIN_ROWS", 1)
     cases = [
         MentionFilters(since=D.START, until=D.END, brand_ids=[brands["Skyline"]], include_brand_posts=False),
@@ -235,9 +239,16 @@ def test_adbc_csv_reads_as_the_copy_csv(pg_store, tmp_path, monkeypatch, parts):
     _fill(pg_store)
     with pg_store.transaction() as s:  # cells that need quoting, neutralising, or are empty rather than NULL
         for i, body in enumerate(['say "hi", then\nleave', "=cmd", "", "a\rb", "x,y", "naïve ☕"]):
-            s.add(Mention(platform="x", external_id=f"odd{i}", text=body, url="" if i else None,
-                          created_at=datetime(2026, 11, 3, 2, 0, i, 120 * i, tzinfo=UTC),
-                          fetched_at=datetime(2026, 11, 3, 2, 0, tzinfo=UTC)))  # fmt: skip
+            s.add(
+                Mention(
+                    platform="x",
+                    external_id=f"odd{i}",
+                    text=body,
+                    url="" if i else None,
+                    created_at=datetime(2026, 11, 3, 2, 0, i, 120 * i, tzinfo=UTC),
+                    fetched_at=datetime(2026, 11, 3, 2, 0, tzinfo=UTC),
+                )
+            )
     monkeypatch.setattr(export_pg, "PARALLEL_MIN_ROWS", 1 if parts == 2 else 10**9)
     calls = _adbc_calls(monkeypatch)
     with pg_store.read() as session:
@@ -291,10 +302,11 @@ def test_estimated_split_cuts_from_statistics(pg_store, monkeypatch):
     start = datetime(2026, 1, 1, tzinfo=UTC)
     with pg_store.transaction() as s:
         s.add_all(
-            Mention(platform="x", external_id=f"e{i}", text="t", created_at=start + timedelta(minutes=i),
-                    fetched_at=start)
+            Mention(
+                platform="x", external_id=f"e{i}", text="t", created_at=start + timedelta(minutes=i), fetched_at=start
+            )
             for i in range(400)
-        )  # fmt: skip
+        )
     with pg_store.transaction() as s:
         s.execute(text("ANALYZE mentions"))
         assert s.execute(export_pg.HISTOGRAM, {"table": "mentions"}).scalar(), "no histogram"
@@ -331,9 +343,17 @@ def test_libpq_uri_keeps_password_and_options():
 
 @pytest.mark.parametrize(
     "topics",
-    [["a", "b"], [], [""], ["", "a"], ['say "hi"', "back\\slash"], ["c\x1fd", "naïve, café", "日本"], ['", "'],
-     ["-minus", "plain"]],
-)  # fmt: skip
+    [
+        ["a", "b"],
+        [],
+        [""],
+        ["", "a"],
+        ['say "hi"', "back\\slash"],
+        ["c\x1fd", "naïve, café", "日本"],
+        ['", "'],
+        ["-minus", "plain"],
+    ],
+)
 def test_topics_from_jsonb_reads_every_name(topics):
     printed = json.dumps(topics, ensure_ascii=False)  # PostgreSQL's jsonb output has the same form
     got = topics_from_jsonb(pa.array([printed, None, "[]"]))
@@ -446,8 +466,9 @@ def test_joined_fills_looked_up_columns_and_reads_ahead_while_the_lookups_are_re
     def server():
         for n, keys in enumerate([[7, 9], [None, 9], [8, 7]]):
             pulled.append(n)
-            yield pa.RecordBatch.from_arrays([pa.array([n] * 2, pa.int64()), pa.array(keys, pa.int64())],
-                                             schema=plan.schema)  # fmt: skip
+            yield pa.RecordBatch.from_arrays(
+                [pa.array([n] * 2, pa.int64()), pa.array(keys, pa.int64())], schema=plan.schema
+            )
 
     read: Future[list[export_adbc.Lookup]] = Future()
     if ready:

@@ -128,7 +128,7 @@ def test_failed_background_part_leaves_no_file(pg_store, tmp_path, monkeypatch, 
             topics=["delay"],
             statuses=["open"],
             include_brand_posts=False,
-        ),  # fmt: skip
+        ),
         MentionFilters(until=datetime(2027, 1, 1, tzinfo=UTC), sentiments=["negative"]),
     ],
 )

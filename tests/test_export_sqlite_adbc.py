@@ -30,14 +30,32 @@ def _fill(store):
     D.build(store)
     with store.transaction() as s:
         for i, body in enumerate(ODD_TEXTS):
-            m = Mention(platform="x", external_id=f"odd{i}", text=body, created_at=TIE + timedelta(microseconds=i % 2),
-                        fetched_at=TIE, url=None if i % 3 else f"https://x.test/{i},{i}", like_count=i)  # fmt: skip
+            m = Mention(
+                platform="x",
+                external_id=f"odd{i}",
+                text=body,
+                created_at=TIE + timedelta(microseconds=i % 2),
+                fetched_at=TIE,
+                url=None if i % 3 else f"https://x.test/{i},{i}",
+                like_count=i,
+            )
             s.add(m)
             s.flush()
             if i % 2:
-                s.add(Classification(mention_id=m.id, model_name="m", model_version="1", sentiment="neutral",
-                                     p_negative=1 / 3, p_neutral=0.5, p_positive=1 / 6, urgency="low",
-                                     urgency_score=1e-05, topics=["-a", 'b "c"'] if i % 4 == 1 else []))  # fmt: skip
+                s.add(
+                    Classification(
+                        mention_id=m.id,
+                        model_name="m",
+                        model_version="1",
+                        sentiment="neutral",
+                        p_negative=1 / 3,
+                        p_neutral=0.5,
+                        p_positive=1 / 6,
+                        urgency="low",
+                        urgency_score=1e-05,
+                        topics=["-a", 'b "c"'] if i % 4 == 1 else [],
+                    )
+                )
 
 
 def _export(store, fmt, path, *, adbc=True, parts=True, **kw):
@@ -109,18 +127,26 @@ def test_parquet_equals_the_sqlite3_path(sqlite_store, tmp_path, monkeypatch, pa
 
 @pytest.mark.parametrize(
     ("filters", "part_rows"),
-    [(MentionFilters(), 3), (MentionFilters(), 4), (MentionFilters(), 1), (MentionFilters(), 100),
-     (MentionFilters(since=D.START, until=TIE + timedelta(microseconds=1)), 2),
-     (MentionFilters(sentiments=("negative", "neutral")), 1)],
-)  # fmt: skip
+    [
+        (MentionFilters(), 3),
+        (MentionFilters(), 4),
+        (MentionFilters(), 1),
+        (MentionFilters(), 100),
+        (MentionFilters(since=D.START, until=TIE + timedelta(microseconds=1)), 2),
+        (MentionFilters(sentiments=("negative", "neutral")), 1),
+    ],
+)
 def test_stepped_split_gives_every_row_once_in_order(sqlite_store, filters, part_rows):
     _fill(sqlite_store)
     with sqlite_store.read() as s:
         parts = export_sqlite_adbc.stepped_split(s.connection(), filters, part_rows)
         everything = s.scalars(select(Mention.id).where(*where(filters)).order_by(Mention.created_at, Mention.id)).all()
-        pieces = [s.execute(select(Mention.id, Mention.created_at).where(*where(p)).order_by(Mention.created_at,
-                                                                                           Mention.id)).all()
-                  for p in parts]  # fmt: skip
+        pieces = [
+            s.execute(
+                select(Mention.id, Mention.created_at).where(*where(p)).order_by(Mention.created_at, Mention.id)
+            ).all()
+            for p in parts
+        ]
     assert [i for piece in pieces for i, _ in piece] == list(everything)
     assert parts[0].since == filters.since and parts[-1].until == filters.until
     for piece in pieces:  # a part holds more than part_rows rows only when they share an instant
@@ -149,9 +175,17 @@ def test_a_column_null_through_the_first_batch_keeps_its_type(sqlite_store, tmp_
     """Without the sentinel row the driver would type resolved_at as int64 and fail at the first time."""
     when = datetime(2026, 1, 1, tzinfo=UTC)
     with sqlite_store.transaction() as s:
-        s.add_all(Mention(platform="x", external_id=f"n{i}", text="t", created_at=when + timedelta(hours=i),
-                          fetched_at=when, resolved_at=when + timedelta(days=1) if i >= 4 else None)
-                  for i in range(6))  # fmt: skip
+        s.add_all(
+            Mention(
+                platform="x",
+                external_id=f"n{i}",
+                text="t",
+                created_at=when + timedelta(hours=i),
+                fetched_at=when,
+                resolved_at=when + timedelta(days=1) if i >= 4 else None,
+            )
+            for i in range(6)
+        )
     _export(sqlite_store, "parquet", tmp_path / "m.parquet", parts=False, chunk_rows=2)
     table = pq.read_table(tmp_path / "m.parquet")
     assert table.schema.field("resolved_at_utc").type == pa.timestamp("us", tz="UTC")
@@ -244,10 +278,15 @@ def test_timestamps_render_as_python_isoformat():
     rng = random.Random(7)
     base = datetime(2026, 1, 1, tzinfo=UTC)
     micros = [0, 1, 999_999, 123_456]
-    values = [base + timedelta(seconds=rng.randrange(0, 400 * 86_400), microseconds=rng.choice(micros))
-              for _ in range(500)]  # fmt: skip
-    values += [None, datetime(1970, 1, 1, tzinfo=UTC), datetime(1969, 12, 31, 23, 59, 59, 500, tzinfo=UTC),
-               datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)]  # fmt: skip
+    values = [
+        base + timedelta(seconds=rng.randrange(0, 400 * 86_400), microseconds=rng.choice(micros)) for _ in range(500)
+    ]
+    values += [
+        None,
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 500, tzinfo=UTC),
+        datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    ]
     rendered = export_csv.iso_from_timestamps(pa.array(values, pa.timestamp("us", tz="UTC"))).to_pylist()
     assert rendered == [None if v is None else v.isoformat().replace("+00:00", "Z") for v in values]
     assert (

@@ -91,9 +91,18 @@ def test_every_filter_round_trips_through_the_query_string() -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["", "urgency=critical&urgency=high&assignee=me&sel=541", "status=any", "assignee=unassigned&reply=yes",
-     "sort=newest&page=2", "sort=oldest", "breaching=15", "q=%23hash+%26+amp", "from=2026-11-05&to=2026-11-05"],
-)  # fmt: skip
+    [
+        "",
+        "urgency=critical&urgency=high&assignee=me&sel=541",
+        "status=any",
+        "assignee=unassigned&reply=yes",
+        "sort=newest&page=2",
+        "sort=oldest",
+        "breaching=15",
+        "q=%23hash+%26+amp",
+        "from=2026-11-05&to=2026-11-05",
+    ],
+)
 def test_each_query_is_its_own_canonical_form(query: str) -> None:
     view = read_view(parse_qs(query), 1)
     assert query_string(view) == query
@@ -125,9 +134,20 @@ def test_the_inbox_takes_a_stray_mention_as_its_selection_and_read_view_does_not
 def test_defaults_are_left_out_and_junk_is_dropped() -> None:
     assert view_params(InboxView()) == {}
     assert view_params(read_view({"status": ["new", "open", "pending"], "sort": "priority", "page": "1"}, 1)) == {}
-    junk = {"urgency": ["critical", "urgent"], "sentiment": "angry", "brand": ["x", "2"], "sel": ["-4", "9"],
-            "breaching": "forever", "page": "0", "status": "bogus", "from": "yesterday", "assignee": "bob",
-            "sort": "random", "mention": "5", "embed": "true"}  # fmt: skip
+    junk = {
+        "urgency": ["critical", "urgent"],
+        "sentiment": "angry",
+        "brand": ["x", "2"],
+        "sel": ["-4", "9"],
+        "breaching": "forever",
+        "page": "0",
+        "status": "bogus",
+        "from": "yesterday",
+        "assignee": "bob",
+        "sort": "random",
+        "mention": "5",
+        "embed": "true",
+    }
     assert view_params(read_view(junk, 1)) == {"brand": "2", "urgency": "critical", "sel": "9"}
 
 
@@ -263,8 +283,13 @@ def _world_with_work(store: Store) -> World:
         escalate(s, w.manager, ids[4], "supervisor", "press is asking", config=EscalationConfig())
     for i in (1, 3, 5):
         _set(store, ids[i], urgency="critical")
-    _set(store, ids[5], sla_started_at=now - timedelta(hours=1), sla_at_risk_at=now - timedelta(minutes=5),
-         sla_due_at=now + timedelta(minutes=10))  # fmt: skip
+    _set(
+        store,
+        ids[5],
+        sla_started_at=now - timedelta(hours=1),
+        sla_at_risk_at=now - timedelta(minutes=5),
+        sla_due_at=now + timedelta(minutes=10),
+    )
     return w
 
 
@@ -309,8 +334,9 @@ def test_own_views_are_saved_renamed_deleted_and_audited(store: Store) -> None:
     with store.read() as s:
         assert own_views(s, w.agent) == []
         assert [v.name for v in own_views(s, w.other_agent)] == ["Critical mine"]
-        actions = list(s.scalars(select(AuditEntry.action).where(AuditEntry.entity_type == "saved_view")
-                                 .order_by(AuditEntry.id)))  # fmt: skip
+        actions = list(
+            s.scalars(select(AuditEntry.action).where(AuditEntry.entity_type == "saved_view").order_by(AuditEntry.id))
+        )
         assert s.scalar(select(SavedView.id).where(SavedView.id == view_id)) is None
     assert actions == ["saved_view.create", "saved_view.create", "saved_view.rename", "saved_view.delete"]
 

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from console.config import load_config
 from console.domain.business_hours import ALWAYS_OPEN
 from console.domain.sla import RoundKind
-from console.services.dashboard import DashboardFilters, dashboard_bundle
+from console.services.dashboard.reads import DashboardFilters, dashboard_bundle
 from console.services.store import Store, open_store
 from storage.models import Brand, Escalation, Mention, Reply
 from tests.test_browser import ARGS, CHROMIUM, _free_port, _sign_in, _wait_for, _wait_for_cookie
@@ -64,8 +64,20 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveDemo]:
     env = {**os.environ, "CI": "1", "HF_HUB_OFFLINE": "1", "MENTIONDESK_CONFIG": str(config)}
     log = open(tmp / "demo.log", "wb")  # noqa: SIM115 - closed below
     started = datetime.now(UTC)
-    cmd = [sys.executable, "-m", "console.cli", "demo", "--port", str(port), "--database-url", f"sqlite:///{db}",
-           "--mentions", "6000", "--days", "1"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "console.cli",
+        "demo",
+        "--port",
+        str(port),
+        "--database-url",
+        f"sqlite:///{db}",
+        "--mentions",
+        "6000",
+        "--days",
+        "1",
+    ]
     proc = subprocess.Popen(cmd, cwd=tmp, stdout=log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
     store = open_store(f"sqlite:///{db}")
     try:
@@ -91,7 +103,7 @@ def _live_inbound(store: Store, since: datetime) -> list[Mention]:
                     Mention.is_brand_post.is_(False),
                     Mention.replyable.is_(True),
                     Mention.urgency.is_not(None),
-                )  # fmt: skip
+                )
             )
         )
         session.expunge_all()
@@ -129,8 +141,11 @@ def test_a_reply_from_the_browser_stops_the_clock_and_the_dashboard_counts_it(li
     from playwright.sync_api import expect, sync_playwright
 
     def waiting() -> list[Mention]:
-        return [m for m in _live_inbound(live.store, live.started) if m.sla_responded_at is None
-                and m.assignee_id is None and m.status.value == "new"]  # fmt: skip
+        return [
+            m
+            for m in _live_inbound(live.store, live.started)
+            if m.sla_responded_at is None and m.assignee_id is None and m.status.value == "new"
+        ]
 
     target = _poll(waiting, 150, "an unanswered live mention")[0]
     with sync_playwright() as p:
@@ -200,7 +215,8 @@ def test_an_unanswered_mention_at_risk_is_escalated_to_the_supervisor_once(live:
             m = session.get(Mention, mention_id)
             assert m is not None and m.sla_at_risk_at is not None
             assert m.escalation_queue in ("supervisor", None)  # answered or resolved since: the queue let go
-            esc = session.scalar(select(Escalation).where(Escalation.mention_id == mention_id,
-                                                          Escalation.trigger == "sla_at_risk"))  # fmt: skip
+            esc = session.scalar(
+                select(Escalation).where(Escalation.mention_id == mention_id, Escalation.trigger == "sla_at_risk")
+            )
             assert esc is not None and esc.queue == "supervisor" and esc.created_at >= m.sla_at_risk_at
             assert re.search(r"SLA (at risk|breached)", esc.reason)

@@ -16,7 +16,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors.base import AuthError, Batch, Mention, PostedReply, RetriableError
-from console.services.outbox import (
+from console.services.permissions import Actor
+from console.services.replies.outbox import (
     IdempotencyConflictError,
     NotReplyableError,
     OutboxError,
@@ -25,7 +26,6 @@ from console.services.outbox import (
     queue_reply,
     settle_reply,
 )
-from console.services.permissions import Actor
 from console.services.store import Store, open_store
 from console.worker.outbox_step import MAX_ATTEMPTS, outbox_step, send_queued
 from storage.enums import ReplyState, Role
@@ -688,7 +688,7 @@ def test_a_sender_who_checked_the_thread_may_send_a_new_reply_over_a_parked_one(
 def test_a_reply_the_worker_found_while_the_sender_confirmed_is_not_called_unposted(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import console.services.outbox as outbox_module
+    import console.services.replies.outbox as outbox_module
     from console.worker.outbox_step import mark_sent
 
     reply_id = park(store)
@@ -713,7 +713,7 @@ def test_a_reply_the_worker_found_while_the_sender_confirmed_is_not_called_unpos
 
 
 def test_send_reply_passes_the_senders_confirmation(store: Store) -> None:
-    from console.services.replying import Draft, send_reply
+    from console.services.replies.send import Draft, send_reply
 
     reply_id = park(store)
     mention_id = reply_row(store, reply_id).mention_id
@@ -737,8 +737,10 @@ def test_the_cli_lists_and_settles_parked_replies(sqlite_store: Store, capsys: p
     assert main(["outbox", "list", *url]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["ID", "MENTION", "STATE", "ATTEMPTS", "AGE", "LAST", "ERROR"]
-    assert out[1].split()[:4] == [str(reply_id), str(reply_row(sqlite_store, reply_id).mention_id),
-                                  "needs_attention", "1"] and "check the thread" in out[1]  # fmt: skip
+    assert (
+        out[1].split()[:4] == [str(reply_id), str(reply_row(sqlite_store, reply_id).mention_id), "needs_attention", "1"]
+        and "check the thread" in out[1]
+    )
     assert main(["outbox", "settle", str(reply_id), "--not-posted", "--as", "jamie", *url]) == 1
     err = capsys.readouterr().err
     assert err.startswith("mentiondesk: jamie (agent) may not reassign") and len(err.strip().splitlines()) == 1

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from console.services import rollup
-from console.services.dashboard import DashboardFilters, dashboard_bundle, frames_of
+from console.services.dashboard import rollup
+from console.services.dashboard.reads import DashboardFilters, dashboard_bundle, frames_of
 from console.services.store import Store
 from storage.models import Mention, MentionRollupDaily, MentionRollupHourly, RollupState, TopicRollupDaily
 from tests import dashboard_data as D

@@ -19,8 +19,8 @@ from console.domain.sla import ClockState
 from console.services import triage
 from console.services.catalog import sync_config
 from console.services.escalations import at_risk_escalations, escalate, open_escalation
-from console.services.outbox import queue_reply
 from console.services.permissions import Actor
+from console.services.replies.outbox import queue_reply
 from console.services.sla_clocks import SlaClocks
 from console.services.store import Store
 from console.services.users import create_user
@@ -38,17 +38,24 @@ FRIDAY_1645 = datetime(2026, 11, 6, 16, 45, tzinfo=LONDON).astimezone(UTC)
 CONFIG = {
     "team": {"timezone": "Europe/London"},
     "brands": [
-        {"name": "Office", "calendar": {"timezone": "Europe/London",
-                                        "hours": {d: "09:00-17:00" for d in ("mon", "tue", "wed", "thu", "fri")}}},
+        {
+            "name": "Office",
+            "calendar": {
+                "timezone": "Europe/London",
+                "hours": {d: "09:00-17:00" for d in ("mon", "tue", "wed", "thu", "fri")},
+            },
+        },
         {"name": "Always"},
     ],
-    "sla": {"policies": [
-        {"urgency": "critical", "first_response": "15m", "business_hours": False},
-        {"urgency": "high", "first_response": "1h", "next_response": "30m"},
-        {"urgency": "normal", "first_response": "4h"},
-        {"urgency": "low", "first_response": "24h"},
-    ]},
-}  # fmt: skip
+    "sla": {
+        "policies": [
+            {"urgency": "critical", "first_response": "15m", "business_hours": False},
+            {"urgency": "high", "first_response": "1h", "next_response": "30m"},
+            {"urgency": "normal", "first_response": "4h"},
+            {"urgency": "low", "first_response": "24h"},
+        ]
+    },
+}
 
 
 class WordsClassifier:
@@ -116,8 +123,12 @@ def test_classify_step_sets_due_in_the_brand_calendar_and_policy(store: Store, c
 
 def test_listen_only_and_brand_posts_get_no_clock(store: Store, cfg: AppConfig) -> None:
     brands = _brand_ids(store, cfg)
-    ids = _ingest(store, brands["Always"], make_mention(1, replyable=False, replyable_reason="search result"),
-                  make_mention(2, is_brand_post=True))  # fmt: skip
+    ids = _ingest(
+        store,
+        brands["Always"],
+        make_mention(1, replyable=False, replyable_reason="search result"),
+        make_mention(2, is_brand_post=True),
+    )
     classify_batch(store, WordsClassifier(), 64, cfg)
     assert [_get(store, i).sla_due_at for i in ids] == [None, None]
 
@@ -137,11 +148,12 @@ def test_a_sent_reply_stops_the_clock_and_the_same_customers_earlier_posts(store
     brands = _brand_ids(store, cfg)
     t0 = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
     first, second, other = _ingest(
-        store, brands["Always"],
+        store,
+        brands["Always"],
         make_mention(1, author=1, created_at=t0, conversation_id="x-1"),
         make_mention(2, author=1, created_at=t0 + timedelta(minutes=5), conversation_id="x-1", in_reply_to_id="x-1"),
         make_mention(3, author=2, created_at=t0 + timedelta(minutes=6), conversation_id="x-1", in_reply_to_id="x-1"),
-    )  # fmt: skip
+    )
     classify_batch(store, WordsClassifier(), 64, cfg)
     with store.transaction() as session:
         reply = queue_reply(session, second, "Sorry about that! ^JK", None, "k-1")
@@ -160,8 +172,13 @@ def test_a_follow_up_after_the_brand_answered_measures_the_next_response(store: 
     brands = _brand_ids(store, cfg)
     t0 = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
     (root,) = _ingest(store, brands["Always"], make_mention(1, text="high", created_at=t0, conversation_id="x-1"))
-    _ingest(store, brands["Always"], make_mention(2, is_brand_post=True, created_at=t0 + timedelta(minutes=10),
-                                                  conversation_id="x-1", in_reply_to_id="x-1"))  # fmt: skip
+    _ingest(
+        store,
+        brands["Always"],
+        make_mention(
+            2, is_brand_post=True, created_at=t0 + timedelta(minutes=10), conversation_id="x-1", in_reply_to_id="x-1"
+        ),
+    )
     (follow,) = _ingest(
         store,
         brands["Always"],
@@ -212,8 +229,12 @@ def test_clock_reads_paused_outside_hours_and_at_risk_near_the_end(store: Store,
 def test_at_risk_unanswered_mentions_escalate_to_the_supervisor_once(store: Store, cfg: AppConfig) -> None:
     brands = _brand_ids(store, cfg)
     t0 = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
-    waiting, answered = _ingest(store, brands["Always"], make_mention(1, text="high", created_at=t0),
-                                make_mention(2, text="high", created_at=t0))  # fmt: skip
+    waiting, answered = _ingest(
+        store,
+        brands["Always"],
+        make_mention(1, text="high", created_at=t0),
+        make_mention(2, text="high", created_at=t0),
+    )
     classify_batch(store, WordsClassifier(), 64, cfg)
     with store.transaction() as session:
         reply = queue_reply(session, answered, "Hi ^JK", None, "k-2")

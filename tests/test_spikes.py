@@ -322,8 +322,9 @@ def test_last_fraction_must_be_part_of_an_hour(fraction):
 def test_a_quiet_start_of_an_hour_neither_flags_a_drop_nor_ends_a_spike():
     volume, negative = seasonal_traffic(5)
     at = 4 * WEEK + 24 + 14  # Tuesday 14:00, ~35 an hour
-    empty = HourlySeries(START, [int(v) for v in volume[:at]] + [0], [int(n) for n in negative[:at]] + [0],
-                         last_fraction=0.25)  # fmt: skip
+    empty = HourlySeries(
+        START, [int(v) for v in volume[:at]] + [0], [int(n) for n in negative[:at]] + [0], last_fraction=0.25
+    )
     scores = score_hour(empty, at, CONFIG)
     assert scores and not any(s.flagged for s in scores)
     tracker = EpisodeTracker(quiet_hours=2)

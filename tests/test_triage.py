@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from console.config import VoiceRules
 from console.services import audit, triage
 from console.services.inbox import ASSIGNEE_ME, ASSIGNEE_UNASSIGNED, InboxFilters, count_queue, list_queue
-from console.services.outbox import OutboxError, ReplyInFlightError
 from console.services.permissions import PermissionDenied
-from console.services.replying import ClaimedByOtherError, Draft, NeedsConfirmation, VoiceCheckFailed, send_reply
+from console.services.replies.outbox import OutboxError, ReplyInFlightError
+from console.services.replies.send import ClaimedByOtherError, Draft, NeedsConfirmation, VoiceCheckFailed, send_reply
+from console.services.replies.suggestions import EmbeddingEncoder, suggest_replies
 from console.services.store import Store
-from console.services.suggestions import EmbeddingEncoder, suggest_replies
 from storage.enums import MentionStatus, ReplyState
 from storage.models import AuditEntry, LabelFeedback, Mention, Reply
 from tests.triage_data import World, build_world
@@ -269,7 +269,7 @@ def test_suggested_replies_rank_past_replies_by_similarity(store: Store) -> None
 
 def test_suggestions_with_the_real_sentence_encoder_and_its_memo(sqlite_store: Store) -> None:
     from classifiers import load_classifier
-    from console.services.suggestions import MemoizedEmbedder
+    from console.services.replies.suggestions import MemoizedEmbedder
 
     w = build_world(sqlite_store, mentions=4)
     answers = {

@@ -5,12 +5,17 @@ from __future__ import annotations
 import pytest
 
 from console.config import VoiceRules, load_config
-from console.services.voice import Severity, check_reply, personal_data, rules_for
+from console.domain.voice import Severity, check_reply, personal_data, rules_for
 
 SKYLINE = VoiceRules(
-    brand="Skyline Air", banned_phrases=["calm down", "as I said"], sign_off=r"\^[A-Z]{2,3}$",
-    sign_off_example="^JK", emoji="limit", max_emoji=1, max_length=280,
-)  # fmt: skip
+    brand="Skyline Air",
+    banned_phrases=["calm down", "as I said"],
+    sign_off=r"\^[A-Z]{2,3}$",
+    sign_off_example="^JK",
+    emoji="limit",
+    max_emoji=1,
+    max_length=280,
+)
 OK = "Hi Sam, we're sorry about the delay. Please DM us and we'll check your rebooking. ^JK"
 
 

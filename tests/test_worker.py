@@ -171,8 +171,14 @@ def test_a_failing_step_never_stops_the_loop(sqlite_store: Store) -> None:
         if ran["counting"] == 3:
             stop.set()
 
-    run_forever(sqlite_store, lambda lease: PagedConnector(TWO_PAGES), steps=[broken_step, counting_step],
-                poll_s=0.01, stop=stop, owner="w1")  # fmt: skip
+    run_forever(
+        sqlite_store,
+        lambda lease: PagedConnector(TWO_PAGES),
+        steps=[broken_step, counting_step],
+        poll_s=0.01,
+        stop=stop,
+        owner="w1",
+    )
     assert ran == {"broken": 3, "counting": 3}
     assert len(mention_ids(sqlite_store)) == 6
 
@@ -310,21 +316,49 @@ def test_the_read_counter_restarts_when_the_month_changes(store: Store) -> None:
 
 CONFIG = {
     "brands": [{"name": "Skyline Air", "handles": {"x": "skyline", "mastodon": "skyline"}, "keywords": ["acmeair"]}],
-    "queries": [{"name": "kw", "brand": "Skyline Air", "terms": ["skyline air", "skyline"], "exclude": ["jobs"],
-                 "languages": ["en"]}],
+    "queries": [
+        {
+            "name": "kw",
+            "brand": "Skyline Air",
+            "terms": ["skyline air", "skyline"],
+            "exclude": ["jobs"],
+            "languages": ["en"],
+        }
+    ],
     "sources": [
-        {"name": "x-mentions", "platform": "x", "kind": "mentions", "brand": "Skyline Air",
-         "options": {"user_id": "2244994945"}},
-        {"name": "x-search", "platform": "x", "kind": "search", "brand": "Skyline Air", "query": "kw",
-         "options": {"user_id": "2244994945"}},
-        {"name": "masto", "platform": "mastodon", "kind": "notifications", "brand": "Skyline Air",
-         "options": {"instance": "https://social.example", "account_id": "1"}},
-        {"name": "bsky", "platform": "bluesky", "kind": "notifications", "brand": "Skyline Air",
-         "options": {"handle": "skyline.bsky.social", "did": "did:plc:abc"}},
+        {
+            "name": "x-mentions",
+            "platform": "x",
+            "kind": "mentions",
+            "brand": "Skyline Air",
+            "options": {"user_id": "2244994945"},
+        },
+        {
+            "name": "x-search",
+            "platform": "x",
+            "kind": "search",
+            "brand": "Skyline Air",
+            "query": "kw",
+            "options": {"user_id": "2244994945"},
+        },
+        {
+            "name": "masto",
+            "platform": "mastodon",
+            "kind": "notifications",
+            "brand": "Skyline Air",
+            "options": {"instance": "https://social.example", "account_id": "1"},
+        },
+        {
+            "name": "bsky",
+            "platform": "bluesky",
+            "kind": "notifications",
+            "brand": "Skyline Air",
+            "options": {"handle": "skyline.bsky.social", "did": "did:plc:abc"},
+        },
         {"name": "reddit", "platform": "reddit", "kind": "inbox", "brand": "Skyline Air"},
     ],
     "x": {"monthly_read_cap": 1000, "price_per_read": 0.01},
-}  # fmt: skip
+}
 X_SECRETS = {
     env_name("x-mentions", key): "secret-" + key
     for key in ("bearer_token", "consumer_key", "consumer_secret", "access_token", "access_token_secret")
@@ -384,7 +418,10 @@ def test_other_builders_use_their_real_clients_with_secrets_from_the_file(catalo
     masto = factory(lease_for(catalog_store, "masto"))
     assert isinstance(masto, MastodonConnector)
     assert (masto.config.instance_url, masto.config.access_token, masto.config.source) == (
-        "https://social.example", "m-token", "mentions")  # fmt: skip
+        "https://social.example",
+        "m-token",
+        "mentions",
+    )
     bsky, reddit = factory(lease_for(catalog_store, "bsky")), factory(lease_for(catalog_store, "reddit"))
     assert bsky.config.account_did == "did:plc:abc" and bsky.config.app_password == "app-pw"  # type: ignore[attr-defined]
     assert reddit.config.username == "skyline" and reddit.config.source == "mentions"  # type: ignore[attr-defined]
@@ -441,17 +478,20 @@ def feed_url() -> Iterator[str]:
 
 
 def test_the_worker_ingests_a_real_rss_feed_end_to_end(store: Store, feed_url: str) -> None:
-    cfg = parse_config({
-        "brands": [{"name": "Acme", "keywords": ["acmeair"]}],
-        "sources": [{"name": "news", "platform": "rss", "kind": "feed", "brand": "Acme", "options": {"url": feed_url}}],
-    })  # fmt: skip
+    cfg = parse_config(
+        {
+            "brands": [{"name": "Acme", "keywords": ["acmeair"]}],
+            "sources": [
+                {"name": "news", "platform": "rss", "kind": "feed", "brand": "Acme", "options": {"url": feed_url}}
+            ],
+        }
+    )
     with store.transaction() as session:
         sync_config(session, cfg)
     factory = ConnectorFactory(secrets=Secrets(env={}), config=cfg, store=store)
     (outcome,) = run_once(store, factory, owner="w1")
     assert outcome.ok and outcome.result.new == 2
-    assert mention_ids(store) == [
-        "https://travelwire.example/2026/03/acmeair-cancels", "tw-88121"]  # fmt: skip
+    assert mention_ids(store) == ["https://travelwire.example/2026/03/acmeair-cancels", "tw-88121"]
     with store.read() as session:
         rows = list(session.scalars(select(MentionRow)))
     assert all(not m.replyable and m.platform == "rss" and m.raw["_meta"]["url"] == feed_url for m in rows)

@@ -28,8 +28,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, ProgrammingError
 
 from connectors.base import Batch, FatalError, Mention, PostedReply
-from console.services.outbox import queue_reply, settle_reply
 from console.services.permissions import Actor
+from console.services.replies.outbox import queue_reply, settle_reply
 from console.services.store import Store, open_store
 from console.services.worker_health import (
     database_reason,
@@ -71,10 +71,16 @@ def _wrapped(error: Exception, kind: type[DBAPIError] = OperationalError, **kw: 
 @pytest.mark.parametrize(
     ("exc", "outage", "reason"),
     [
-        (_wrapped(psycopg.OperationalError("server closed the connection unexpectedly\n\tThis probably means…")),
-         True, "server closed the connection unexpectedly"),
-        (_wrapped(psycopg.InterfaceError("the connection is closed"), InterfaceError),
-         True, "the connection is closed"),
+        (
+            _wrapped(psycopg.OperationalError("server closed the connection unexpectedly\n\tThis probably means…")),
+            True,
+            "server closed the connection unexpectedly",
+        ),
+        (
+            _wrapped(psycopg.InterfaceError("the connection is closed"), InterfaceError),
+            True,
+            "the connection is closed",
+        ),
         (_wrapped(RuntimeError("gone"), ProgrammingError, connection_invalidated=True), True, "gone"),
         (_wrapped(sqlite3.OperationalError("database is locked")), True, "database is locked"),
         (_wrapped(sqlite3.OperationalError("unable to open database file")), True, "unable to open database file"),
@@ -83,9 +89,18 @@ def _wrapped(error: Exception, kind: type[DBAPIError] = OperationalError, **kw: 
         (_wrapped(psycopg.errors.UniqueViolation("duplicate key"), IntegrityError), False, "duplicate key"),
         (ValueError("bad"), False, "bad"),
     ],
-    ids=["pg-closed", "pg-interface", "invalidated", "sqlite-locked", "sqlite-open", "raw-psycopg",
-         "sqlite-bug", "integrity", "not-db"],
-)  # fmt: skip
+    ids=[
+        "pg-closed",
+        "pg-interface",
+        "invalidated",
+        "sqlite-locked",
+        "sqlite-open",
+        "raw-psycopg",
+        "sqlite-bug",
+        "integrity",
+        "not-db",
+    ],
+)
 def test_database_outages_are_told_from_bugs_and_said_in_plain_words(exc: Exception, outage: bool, reason: str) -> None:
     assert is_database_error(exc) is outage
     assert database_reason(exc) == reason
@@ -126,8 +141,15 @@ def test_an_outage_is_logged_once_waited_out_and_recorded(
         if calls["after"] == 3:
             stop.set()
 
-    run_forever(sqlite_store, lambda lease: Ticking(), steps=[flaky, broken, counting], poll_s=0.01, stop=stop,
-                owner="w1", backoff=OutageBackoff(first_s=0.01, cap_s=0.02, steady_s=0))  # fmt: skip
+    run_forever(
+        sqlite_store,
+        lambda lease: Ticking(),
+        steps=[flaky, broken, counting],
+        poll_s=0.01,
+        stop=stop,
+        owner="w1",
+        backoff=OutageBackoff(first_s=0.01, cap_s=0.02, steady_s=0),
+    )
     assert calls == {"flaky": 7, "broken": 3, "after": 3}  # the steps after a database error wait for the next pass
     messages = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == LOOP_LOG]
     warnings = [m for level, m in messages if level == logging.WARNING]
@@ -196,8 +218,15 @@ def test_the_leases_a_failed_pass_left_are_handed_back_at_once(
 
     monkeypatch.setattr(fetch_step_module, "ingest_batch", ingest)
     monkeypatch.setattr(loop_module, "record_failure", record)
-    run_forever(sqlite_store, factory, steps=[watch], poll_s=0.01, stop=stop, owner="w1",
-                backoff=OutageBackoff(first_s=0.01, cap_s=0.02, steady_s=0))  # fmt: skip
+    run_forever(
+        sqlite_store,
+        factory,
+        steps=[watch],
+        poll_s=0.01,
+        stop=stop,
+        owner="w1",
+        backoff=OutageBackoff(first_s=0.01, cap_s=0.02, steady_s=0),
+    )
     sources = _sources(sqlite_store)
     assert all(s.lease_owner is None and s.lease_until is None for s in sources.values())
     handed_back = [m for m in (r.getMessage() for r in caplog.records if r.name == LOOP_LOG) if "handed back" in m]
@@ -256,10 +285,16 @@ class RunningWorker:
             session.add(Source(name="tick", platform="x", kind="mentions", interval_s=1))
         self.store, self.owner, self.stop = store, owner, threading.Event()
         self.thread = threading.Thread(
-            target=run_forever, args=(store, lambda lease: Ticking()), daemon=True,
-            kwargs={"poll_s": 0.1, "stop": self.stop, "owner": owner,
-                    "backoff": OutageBackoff(first_s=0.3, cap_s=1.5, steady_s=2)},
-        )  # fmt: skip
+            target=run_forever,
+            args=(store, lambda lease: Ticking()),
+            daemon=True,
+            kwargs={
+                "poll_s": 0.1,
+                "stop": self.stop,
+                "owner": owner,
+                "backoff": OutageBackoff(first_s=0.3, cap_s=1.5, steady_s=2),
+            },
+        )
 
     def __enter__(self) -> RunningWorker:
         self.thread.start()
@@ -288,9 +323,13 @@ def test_a_worker_whose_postgresql_backends_are_terminated_for_10_s_goes_on_inge
         killed, deadline = 0, time.monotonic() + 10
         with psycopg.connect(PG_URL, autocommit=True) as admin:
             while time.monotonic() < deadline:
-                killed += len(admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid() AND application_name = %s", (app,)).fetchall())  # fmt: skip
+                killed += len(
+                    admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid() AND application_name = %s",
+                        (app,),
+                    ).fetchall()
+                )
                 time.sleep(0.02)
         after_outage = mention_count(pg_store)
         assert killed > 0 and worker.thread.is_alive()
@@ -340,14 +379,27 @@ def test_worker_health_reads_as_running_stopped_or_silent_with_the_last_outage(s
     now = datetime(2026, 11, 2, 12, 5, tzinfo=UTC)
     start = datetime(2026, 11, 2, 12, 3, 4, tzinfo=UTC)
     rows = [
-        WorkerStatus(owner="a:1", host="a", pid=1, heartbeat_at=now - timedelta(seconds=4), outages=2,
-                     last_outage_started_at=start, last_outage_ended_at=start + timedelta(seconds=12),
-                     last_error="server closed the connection unexpectedly"),
+        WorkerStatus(
+            owner="a:1",
+            host="a",
+            pid=1,
+            heartbeat_at=now - timedelta(seconds=4),
+            outages=2,
+            last_outage_started_at=start,
+            last_outage_ended_at=start + timedelta(seconds=12),
+            last_error="server closed the connection unexpectedly",
+        ),
         WorkerStatus(owner="b:2", host="b", pid=2, heartbeat_at=now - timedelta(minutes=3), outages=0),
-        WorkerStatus(owner="c:3", host="c", pid=3, heartbeat_at=now - timedelta(minutes=1), outages=0,
-                     stopped_at=now - timedelta(minutes=1)),
+        WorkerStatus(
+            owner="c:3",
+            host="c",
+            pid=3,
+            heartbeat_at=now - timedelta(minutes=1),
+            outages=0,
+            stopped_at=now - timedelta(minutes=1),
+        ),
         WorkerStatus(owner="d:4", host="d", pid=4, heartbeat_at=now - timedelta(days=3), outages=0),
-    ]  # fmt: skip
+    ]
     with sqlite_store.transaction() as session:
         session.add_all(rows)
     assert [worker_state(r, now) for r in rows[:3]] == ["running", "silent for 3 min", "stopped"]
@@ -369,10 +421,18 @@ def test_mentiondesk_sources_prints_the_workers(sqlite_store: Store, capsys: pyt
 
     now = datetime.now(UTC)
     with sqlite_store.transaction() as session:
-        session.add(WorkerStatus(owner="desk-1:42", host="desk-1", pid=42, heartbeat_at=now, outages=1,
-                                 last_outage_started_at=now - timedelta(minutes=5),
-                                 last_outage_ended_at=now - timedelta(minutes=5) + timedelta(seconds=12),
-                                 last_error="server closed the connection unexpectedly"))  # fmt: skip
+        session.add(
+            WorkerStatus(
+                owner="desk-1:42",
+                host="desk-1",
+                pid=42,
+                heartbeat_at=now,
+                outages=1,
+                last_outage_started_at=now - timedelta(minutes=5),
+                last_outage_ended_at=now - timedelta(minutes=5) + timedelta(seconds=12),
+                last_error="server closed the connection unexpectedly",
+            )
+        )
     assert main(["sources", "--database-url", sqlite_store.url]) == 0
     out = capsys.readouterr().out
     assert "Workers" in out and "desk-1:42" in out and "running" in out
@@ -393,10 +453,18 @@ def test_the_sources_page_shows_each_workers_heartbeat_and_last_outage(
         assert not empty.exception and "No worker has been seen" in empty.warning[0].value
         now = datetime.now(UTC)
         with sqlite_store.transaction() as session:
-            session.add(WorkerStatus(owner="desk-1:42", host="desk-1", pid=42, heartbeat_at=now, outages=2,
-                                     last_outage_started_at=now - timedelta(seconds=30),
-                                     last_outage_ended_at=now - timedelta(seconds=18),
-                                     last_error="server closed the connection unexpectedly"))  # fmt: skip
+            session.add(
+                WorkerStatus(
+                    owner="desk-1:42",
+                    host="desk-1",
+                    pid=42,
+                    heartbeat_at=now,
+                    outages=2,
+                    last_outage_started_at=now - timedelta(seconds=30),
+                    last_outage_ended_at=now - timedelta(seconds=18),
+                    last_error="server closed the connection unexpectedly",
+                )
+            )
         at = AppTest.from_file(page, default_timeout=60).run()
     finally:
         st.cache_resource.clear()
@@ -502,8 +570,13 @@ class FakePlatform:
                 if n is None:
                     self.send_error(404)
                     return
-                body = json.dumps({"id": f"p-{n}", "url": f"https://x.example/brand/status/p-{n}",
-                                   "at": datetime.now(UTC).isoformat()}).encode()  # fmt: skip
+                body = json.dumps(
+                    {
+                        "id": f"p-{n}",
+                        "url": f"https://x.example/brand/status/p-{n}",
+                        "at": datetime.now(UTC).isoformat(),
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -597,8 +670,9 @@ def test_kill_9_while_sending_strands_nothing_and_posts_nothing_twice(
     env.pop("MENTIONDESK_DATABASE_URL", None)
 
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, str(script), store.url, base, "1" if lookup else "0"], cwd=ROOT,
-                                env=env)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, str(script), store.url, base, "1" if lookup else "0"], cwd=ROOT, env=env
+        )
 
     kills = ["after-accept", "any-moment"] * 3
     rng.shuffle(kills)

@@ -39,24 +39,34 @@ def build_world(store: Store, mentions: int = 6) -> World:
         people = {
             name: Actor.of(create_user(s, name, PASSWORD, role, display))
             for name, role, display in [
-                ("jamie", Role.AGENT, "Jamie Kerr"), ("sam", Role.AGENT, "Sam Lee"),
-                ("maya", Role.MANAGER, "Maya Manager"), ("alex", Role.ANALYST, "Alex Analyst"),
+                ("jamie", Role.AGENT, "Jamie Kerr"),
+                ("sam", Role.AGENT, "Sam Lee"),
+                ("maya", Role.MANAGER, "Maya Manager"),
+                ("alex", Role.ANALYST, "Alex Analyst"),
                 ("admin", Role.ADMIN, "Ada Admin"),
             ]
-        }  # fmt: skip
+        }
         ingest_batch(s, [make_mention(i) for i in range(mentions)], brand_id=brand.id)
         ids = sorted(s.scalars(Mention.__table__.select().with_only_columns(Mention.id)))
         for i, mention_id in enumerate(ids):
             sentiment = "negative" if i % 2 == 0 else "positive"
             s.add(
                 Classification(
-                    mention_id=mention_id, model_name="test", model_version="1", sentiment=sentiment,
-                    p_negative=0.8 if sentiment == "negative" else 0.1, p_neutral=0.1,
-                    p_positive=0.1 if sentiment == "negative" else 0.8, urgency="high", urgency_score=0.7,
-                    priority=70 - i, topics=["complaint"] if i % 2 == 0 else ["praise"], language="en",
+                    mention_id=mention_id,
+                    model_name="test",
+                    model_version="1",
+                    sentiment=sentiment,
+                    p_negative=0.8 if sentiment == "negative" else 0.1,
+                    p_neutral=0.1,
+                    p_positive=0.1 if sentiment == "negative" else 0.8,
+                    urgency="high",
+                    urgency_score=0.7,
+                    priority=70 - i,
+                    topics=["complaint"] if i % 2 == 0 else ["praise"],
+                    language="en",
                     explanation=[{"name": "keyword", "contribution": 0.4, "reason": "mentions a delay"}],
                 )
-            )  # fmt: skip
+            )
             m = s.get(Mention, mention_id)
             assert m is not None
             m.sentiment, m.urgency, m.priority = sentiment, "high", 70 - i

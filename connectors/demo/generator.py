@@ -156,18 +156,36 @@ class DemoStream:
         c = self.c
         link = (root.root_id, root.last_id) if root is not None else None
         mention = c.mention(
-            ms=ms, fetched_ms=fetched_ms, counter=counter, platform=platform, author=author, text=text,
-            language=language, kind=kind, metrics=c.metrics(author, boost=boost), sector=brand.sector, root=link,
-        )  # fmt: skip
+            ms=ms,
+            fetched_ms=fetched_ms,
+            counter=counter,
+            platform=platform,
+            author=author,
+            text=text,
+            language=language,
+            kind=kind,
+            metrics=c.metrics(author, boost=boost),
+            sector=brand.sector,
+            root=link,
+        )
         outcome = self.planner.plan(
             mention, ms, brand=brand, kind=kind, topic=topic, sentiment=sentiment, urgency=urgency, counter=counter
         )
         if kind == KIND_DIRECT and sentiment != "positive" and platform != "rss":
             replied = int((outcome.acted_at - EPOCH).total_seconds() * 1000) if outcome and outcome.replied else None
             tip = ThreadTip(
-                platform, brand.name, brand.sector, author, language, mention.external_id, mention.external_id, ms,
-                topic, urgency, replied,
-            )  # fmt: skip
+                platform,
+                brand.name,
+                brand.sector,
+                author,
+                language,
+                mention.external_id,
+                mention.external_id,
+                ms,
+                topic,
+                urgency,
+                replied,
+            )
             self.board.add(tip)
         return GeneratedMention(mention, brand.name, sentiment, urgency, topic, kind, outcome)
 
@@ -178,9 +196,20 @@ class DemoStream:
             _, author, _ = self.c.customer(tip.platform)
             text = self.c.text(self.c.choose(self.same), brand, tip.platform, tagged=True)
             return self._emit(
-                ms, counter, fetched_ms, brand, KIND_FOLLOWUP, tip.platform, author, text, "en", tip.topic,
-                "negative", "normal", root=replace(tip, last_id=tip.root_id),
-            )  # fmt: skip
+                ms,
+                counter,
+                fetched_ms,
+                brand,
+                KIND_FOLLOWUP,
+                tip.platform,
+                author,
+                text,
+                "en",
+                tip.topic,
+                "negative",
+                "normal",
+                root=replace(tip, last_id=tip.root_id),
+            )
         answered = tip.replied_ms is not None and ms >= tip.replied_ms and self.r() < 0.75
         table = self.thanks if answered else self.waiting
         waited = max(1, (ms - tip.last_ms) // 3_600_000)
@@ -190,9 +219,20 @@ class DemoStream:
             ("followup_thanks", "positive", "low") if answered else (tip.topic, "negative", ESCALATE[tip.urgency])
         )
         made = self._emit(
-            ms, counter, fetched_ms, brand, KIND_FOLLOWUP, tip.platform, tip.author, text, tip.language, topic,
-            sentiment, urgency, root=tip,
-        )  # fmt: skip
+            ms,
+            counter,
+            fetched_ms,
+            brand,
+            KIND_FOLLOWUP,
+            tip.platform,
+            tip.author,
+            text,
+            tip.language,
+            topic,
+            sentiment,
+            urgency,
+            root=tip,
+        )
         tip.last_id, tip.last_ms, tip.depth = made.mention.external_id, ms, tip.depth + 1
         if answered:
             tip.depth = 99
@@ -243,9 +283,20 @@ class DemoStream:
             text = self.c.text(self.press[which % len(self.press)], brand, "x", tagged=True)
             topic = SPIKE_TOPICS[brand.sector]
             return self._emit(
-                ms, counter, fetched_ms, brand, KIND_DIRECT, "x", author, text, "en", topic, "neutral", "critical",
+                ms,
+                counter,
+                fetched_ms,
+                brand,
+                KIND_DIRECT,
+                "x",
+                author,
+                text,
+                "en",
+                topic,
+                "neutral",
+                "critical",
                 boost=5.0,
-            )  # fmt: skip
+            )
         finally:
             self.c.pinned = {}
 
@@ -262,9 +313,20 @@ class DemoStream:
             text = self.c.text(self.c.choose(self.spike_texts[spike.kind]), brand, root.platform, tagged=True)
             pile_on = replace(root, last_id=root.root_id)
             return self._emit(
-                ms, counter, fetched_ms, brand, KIND_FOLLOWUP, root.platform, author, text, "en", topic,
-                "negative", "high", root=pile_on,
-            )  # fmt: skip
+                ms,
+                counter,
+                fetched_ms,
+                brand,
+                KIND_FOLLOWUP,
+                root.platform,
+                author,
+                text,
+                "en",
+                topic,
+                "negative",
+                "high",
+                root=pile_on,
+            )
         if draw < 0.47 and spike.kind == SPIKE_OUTAGE:
             entry = (topic, "negative", "normal", self.spike_texts["outage_news"])
             return self._news(ms, counter, fetched_ms, brand, entry)

@@ -18,9 +18,31 @@ HOUR_MS = 3_600_000
 
 # Relative volume by UTC hour of day: quiet at night, busy at lunch and in the evening.
 DIURNAL = (
-    0.30, 0.22, 0.16, 0.13, 0.13, 0.18, 0.35, 0.62, 0.90, 1.05, 1.10, 1.15,
-    1.22, 1.18, 1.10, 1.05, 1.05, 1.12, 1.22, 1.32, 1.34, 1.20, 0.90, 0.55,
-)  # fmt: skip
+    0.30,
+    0.22,
+    0.16,
+    0.13,
+    0.13,
+    0.18,
+    0.35,
+    0.62,
+    0.90,
+    1.05,
+    1.10,
+    1.15,
+    1.22,
+    1.18,
+    1.10,
+    1.05,
+    1.05,
+    1.12,
+    1.22,
+    1.32,
+    1.34,
+    1.20,
+    0.90,
+    0.55,
+)
 WEEKDAY = (1.12, 1.02, 1.0, 1.0, 1.04, 0.82, 0.88)
 """Monday to Sunday: Monday carries the weekend's backlog, Saturday is quiet."""
 MEAN_WEIGHT = statistics.fmean(DIURNAL) * statistics.fmean(WEEKDAY)

@@ -39,14 +39,21 @@ st.caption(f"{total:,} entries · newest first · append-only (the database refu
 st.dataframe(
     pd.DataFrame(
         [
-            {"When": local_time(e.at, zone), "Actor": e.actor, "Action": e.action, "Entity": e.entity_type,
-             "Id": e.entity_id or "", "Before": str(e.before or ""), "After": str(e.after or "")}
+            {
+                "When": local_time(e.at, zone),
+                "Actor": e.actor,
+                "Action": e.action,
+                "Entity": e.entity_type,
+                "Id": e.entity_id or "",
+                "Before": str(e.before or ""),
+                "After": str(e.after or ""),
+            }
             for e in rows
         ]
     ),
     hide_index=True,
-    use_container_width=True,
-)  # fmt: skip
+    width="stretch",
+)
 prev, nxt = st.columns(2)
 if prev.button("← Newer", disabled=page == 0, key="audit_prev"):
     st.session_state["audit_page"] = page - 1

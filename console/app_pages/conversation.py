@@ -9,16 +9,16 @@ import streamlit as st
 from sqlalchemy import select
 from streamlit.errors import StreamlitPageNotFoundError
 
+from console.domain.voice import rules_for
 from console.services import audit, triage
-from console.services.composer import variables_for
 from console.services.conversation import author_history
-from console.services.drafts import discard_draft, draft_of
 from console.services.inbox import MentionDetail, mention_detail, next_in_view
 from console.services.permissions import Actor, Permission
 from console.services.presence import also_viewing, check_in
-from console.services.replying import retry_reply
+from console.services.replies.composer import variables_for
+from console.services.replies.drafts import discard_draft, draft_of
+from console.services.replies.send import retry_reply
 from console.services.settings import effective_voice_rules
-from console.services.voice import rules_for
 from console.ui.actions import run_action
 from console.ui.activity_words import describe
 from console.ui.auth_gate import require_actor
@@ -92,16 +92,25 @@ def back_and_next(d: MentionDetail) -> None:
     back, resolve_next, _ = st.columns([1, 1, 2])
     with back:
         try:
-            st.page_link(INBOX, label="Back to the Inbox", icon=":material/arrow_back:",
-                         query_params=inbox_params_after(view, mention_id))  # fmt: skip
+            st.page_link(
+                INBOX,
+                label="Back to the Inbox",
+                icon=":material/arrow_back:",
+                query_params=inbox_params_after(view, mention_id),
+            )
         except StreamlitPageNotFoundError:  # the page runs alone (AppTest)
             st.markdown(f"[Back to the Inbox]({inbox_link(replace(view, selected=(mention_id,)))})")
     if not actor.can(Permission.TRIAGE) or d.mention.status not in OPEN_STATUSES:
         return
-    clicked = resolve_next.button("Resolve & next", icon=":material/done_all:", key="resolve_next",
-                                  help="Mark it resolved, then open the next mention of your Inbox view")  # fmt: skip
-    if clicked and run_action("Resolve", store, triage.set_status, actor, mention_id, MentionStatus.RESOLVED,
-                              clocks=clocks, rerun=False):  # fmt: skip
+    clicked = resolve_next.button(
+        "Resolve & next",
+        icon=":material/done_all:",
+        key="resolve_next",
+        help="Mark it resolved, then open the next mention of your Inbox view",
+    )
+    if clicked and run_action(
+        "Resolve", store, triage.set_status, actor, mention_id, MentionStatus.RESOLVED, clocks=clocks, rerun=False
+    ):
         go_next()
 
 
@@ -115,8 +124,11 @@ def watch() -> None:
     if others:
         st.caption("👀 Also viewing: " + ", ".join(escape_markdown(o) for o in others))
     if claim.mine and not state.mine and state.assignee:  # the page still says "yours"
-        st.warning(f"**{escape_markdown(state.assignee)}** took over at {local_time(state.since, zone)}. "
-                   "Your draft is kept: it shows here when you next click anything.", icon="🔁")  # fmt: skip
+        st.warning(
+            f"**{escape_markdown(state.assignee)}** took over at {local_time(state.since, zone)}. "
+            "Your draft is kept: it shows here when you next click anything.",
+            icon="🔁",
+        )
 
 
 def claim_banner(d: MentionDetail) -> bool:
@@ -128,19 +140,28 @@ def claim_banner(d: MentionDetail) -> bool:
     lost = st.session_state.pop(HANDLING, False)
     if claim.assignee and (lost or kept is not None):
         took = f"took over at {local_time(claim.since, zone)}"
-        st.warning(f"**{escape_markdown(claim.assignee)}** {took}. You can no longer send here"
-                   + ("; your draft is kept below." if kept else "."), icon="🔁")  # fmt: skip
+        st.warning(
+            f"**{escape_markdown(claim.assignee)}** {took}. You can no longer send here"
+            + ("; your draft is kept below." if kept else "."),
+            icon="🔁",
+        )
     elif claim.assignee:
-        st.warning(f"**{escape_markdown(claim.assignee)}** is handling this mention since "
-                   f"{local_time(claim.since, zone)}. You can read it, but only they can send unless you take it "
-                   "over.", icon="🔒")  # fmt: skip
+        st.warning(
+            f"**{escape_markdown(claim.assignee)}** is handling this mention since "
+            f"{local_time(claim.since, zone)}. You can read it, but only they can send unless you take it "
+            "over.",
+            icon="🔒",
+        )
     if kept is not None:
         st.caption(f"Your draft (last edited {local_time(kept.updated_at, zone)}):")
         st.code(kept.text, language=None, wrap_lines=True)
         if st.button("Discard my draft", key="discard_draft"):
             run_action("Discard draft", store, discard_draft, actor, d.mention.id)
-    if claim.assignee and actor.can(Permission.REPLY) and st.button("Take over", key="take_over",
-                                                                     icon=":material/swap_horiz:"):  # fmt: skip
+    if (
+        claim.assignee
+        and actor.can(Permission.REPLY)
+        and st.button("Take over", key="take_over", icon=":material/swap_horiz:")
+    ):
         run_action("Take over", store, triage.take_over, actor, d.mention.id)
     return False
 
@@ -150,12 +171,16 @@ def classification(d: MentionDetail) -> None:
     c = d.classification
     if c is not None:
         conf = max(c.p_negative, c.p_neutral, c.p_positive)
-        st.write(f"{SENTIMENT_CHIPS.get(d.mention.sentiment or '', '—')} ({conf:.0%} confident) · "
-                 f"{URGENCY_CHIPS.get(d.mention.urgency or '', '—')}")  # fmt: skip
+        st.write(
+            f"{SENTIMENT_CHIPS.get(d.mention.sentiment or '', '—')} ({conf:.0%} confident) · "
+            f"{URGENCY_CHIPS.get(d.mention.urgency or '', '—')}"
+        )
         reasons = [s.get("reason") for s in c.explanation or [] if isinstance(s, dict) and s.get("reason")]
         topics = ", ".join(t.replace("_", " ") for t in c.topics or [])
-        st.caption(f"why: {escape_markdown('; '.join(map(str, reasons)) or topics or '—')} · "
-                   f"{escape_markdown(c.model_name)} {escape_markdown(c.model_version)}")  # fmt: skip
+        st.caption(
+            f"why: {escape_markdown('; '.join(map(str, reasons)) or topics or '—')} · "
+            f"{escape_markdown(c.model_name)} {escape_markdown(c.model_version)}"
+        )
     else:
         st.caption("Not classified yet.")
     if not actor.can(Permission.TRIAGE):
@@ -215,8 +240,7 @@ def not_replyable(d: MentionDetail) -> None:
         st.code(d.mention.url, language=None)  # has a copy button
         st.link_button("Open on the network", d.mention.url)
     if d.mention.status in OPEN_STATUSES and st.button("Mark handled", key="mark_handled"):
-        run_action("Mark handled", store, triage.set_status, actor, d.mention.id, MentionStatus.RESOLVED,
-                   clocks=clocks)  # fmt: skip
+        run_action("Mark handled", store, triage.set_status, actor, d.mention.id, MentionStatus.RESOLVED, clocks=clocks)
 
 
 watch()

@@ -1,7 +1,7 @@
 """Dashboard: reputation and team performance for a date range, in the team's time zone.
 
 Colours mean the same in every chart (:mod:`console.ui.palette`), axes and tables speak in words and
-units, and dates read one way (:mod:`console.services.dashboard_filters`).
+units, and dates read one way (:mod:`console.services.dashboard.filters`).
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import pandas as pd
 import streamlit as st
 
 from console.services.alerts import recent_alerts
-from console.services.dashboard import (
+from console.services.dashboard.filters import AXIS_DAY, AXIS_HOUR, date_words
+from console.services.dashboard.reads import (
     DashboardFilters,
     alert_words,
     comparison_words,
     dashboard_bundle,
     headline_metrics,
 )
-from console.services.dashboard_filters import AXIS_DAY, AXIS_HOUR, date_words
-from console.services.dashboard_team import seconds_label
+from console.services.dashboard.team import seconds_label
 from console.ui.chart_block import Column, chart_block, chart_frame, name_words, table_frame, words
 from console.ui.palette import (
     BRAND_KIND_SCALE,
@@ -68,9 +68,12 @@ first_day, last_day = _bounds(picked)
 start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=zone)
 end = datetime(last_day.year, last_day.month, last_day.day, tzinfo=zone) + timedelta(days=1)
 filters = DashboardFilters(
-    start.astimezone(UTC), end.astimezone(UTC), [brands[b] for b in chosen_brands], chosen_platforms,
+    start.astimezone(UTC),
+    end.astimezone(UTC),
+    [brands[b] for b in chosen_brands],
+    chosen_platforms,
     timezone=get_config().team.timezone,
-)  # fmt: skip
+)
 
 with store.read() as session, st.spinner("Computing…"):
     data = dashboard_bundle(session, filters)
@@ -113,10 +116,14 @@ def change_columns(*, share: bool = False) -> list[Column]:
     if not comparable:
         return []
     if share:
-        return [Column("previous", "Earlier period", "count", csv="previous_mentions"),
-                Column("share_change_pts", "Change in share", "pts")]  # fmt: skip
-    return [Column("previous", "Earlier period", "count", csv="previous_mentions"),
-            Column("change_pct", "Change", "change")]  # fmt: skip
+        return [
+            Column("previous", "Earlier period", "count", csv="previous_mentions"),
+            Column("share_change_pts", "Change in share", "pts"),
+        ]
+    return [
+        Column("previous", "Earlier period", "count", csv="previous_mentions"),
+        Column("change_pct", "Change", "change"),
+    ]
 
 
 def change_tips(*, share: bool = False) -> list[alt.Tooltip]:
@@ -141,104 +148,193 @@ SO_FAR = (
     else None
 )  # not a drop: the rest has not happened yet
 chart_block(
-    "Volume by sentiment", data.volume,
-    alt.Chart(volume).mark_bar(stroke="white", strokeWidth=0.5).encode(  # a bar spans its whole hour or day
-        alt.X(f"{'yearmonthdatehours' if hourly else 'yearmonthdate'}(period):T", title=f"{PERIOD} ({zone.key})",
-              axis=alt.Axis(format=PERIOD_FORMAT, labelAngle=0)),
+    "Volume by sentiment",
+    data.volume,
+    alt.Chart(volume)
+    .mark_bar(stroke="white", strokeWidth=0.5)
+    .encode(  # a bar spans its whole hour or day
+        alt.X(
+            f"{'yearmonthdatehours' if hourly else 'yearmonthdate'}(period):T",
+            title=f"{PERIOD} ({zone.key})",
+            axis=alt.Axis(format=PERIOD_FORMAT, labelAngle=0),
+        ),
         alt.Y("mentions:Q", title="Mentions"),
-        alt.Color("sentiment_label:N", title="Sentiment", scale=SENTIMENT_SCALE), alt.Order("stack:Q"),
-        alt.Opacity("part:N", scale=alt.Scale(domain=["Complete", "So far (still running)"], range=[1, 0.45]),
-                    legend=None),
-        tooltip=[PERIOD_TIP, alt.Tooltip("sentiment_label:N", title="Sentiment"),
-                 alt.Tooltip("mentions:Q", title="Mentions", format=","), alt.Tooltip("part:N", title="Period")]),
-    key="volume", caption=SO_FAR,
+        alt.Color("sentiment_label:N", title="Sentiment", scale=SENTIMENT_SCALE),
+        alt.Order("stack:Q"),
+        alt.Opacity(
+            "part:N", scale=alt.Scale(domain=["Complete", "So far (still running)"], range=[1, 0.45]), legend=None
+        ),
+        tooltip=[
+            PERIOD_TIP,
+            alt.Tooltip("sentiment_label:N", title="Sentiment"),
+            alt.Tooltip("mentions:Q", title="Mentions", format=","),
+            alt.Tooltip("part:N", title="Period"),
+        ],
+    ),
+    key="volume",
+    caption=SO_FAR,
     columns=[PERIOD_COLUMN, Column("sentiment", "Sentiment", "words"), Column("mentions", "Mentions", "count")],
-)  # fmt: skip
+)
 chart_block(
-    "Net sentiment score", data.net_sentiment,
-    alt.Chart(chart_frame(data.net_sentiment, zone)).mark_line(point=True).encode(
+    "Net sentiment score",
+    data.net_sentiment,
+    alt.Chart(chart_frame(data.net_sentiment, zone))
+    .mark_line(point=True)
+    .encode(
         alt.X("period:T", title=f"{PERIOD} ({zone.key})", axis=alt.Axis(format=PERIOD_FORMAT, labelAngle=0)),
         alt.Y("net_sentiment:Q", title="Net sentiment", scale=alt.Scale(domain=[-100, 100])),
-        tooltip=[PERIOD_TIP, alt.Tooltip("net_sentiment:Q", title="Net sentiment", format="+.1f"),
-                 alt.Tooltip("classified:Q", title="Classified mentions", format=",")]),
-    key="net_sentiment", caption="Positive minus negative mentions, as % of the classified ones (−100 to +100)",
-    columns=[PERIOD_COLUMN, Column("positive", "Positive", "count"), Column("negative", "Negative", "count"),
-             Column("classified", "Classified", "count"), Column("net_sentiment", "Net sentiment", "score")],
-)  # fmt: skip
+        tooltip=[
+            PERIOD_TIP,
+            alt.Tooltip("net_sentiment:Q", title="Net sentiment", format="+.1f"),
+            alt.Tooltip("classified:Q", title="Classified mentions", format=","),
+        ],
+    ),
+    key="net_sentiment",
+    caption="Positive minus negative mentions, as % of the classified ones (−100 to +100)",
+    columns=[
+        PERIOD_COLUMN,
+        Column("positive", "Positive", "count"),
+        Column("negative", "Negative", "count"),
+        Column("classified", "Classified", "count"),
+        Column("net_sentiment", "Net sentiment", "score"),
+    ],
+)
 
 left, right = st.columns(2)
 with left:
     voice = data.share_of_voice.assign(kind=data.share_of_voice["is_competitor"].map({True: "Competitor"}))
     voice["kind"] = voice["kind"].fillna("Our brand")
     chart_block(
-        "Share of voice", data.share_of_voice,
-        alt.Chart(voice).mark_bar().encode(
-            alt.X("share:Q", title="Share of mentions (%)"), alt.Y("brand:N", sort="-x", title=None),
+        "Share of voice",
+        data.share_of_voice,
+        alt.Chart(voice)
+        .mark_bar()
+        .encode(
+            alt.X("share:Q", title="Share of mentions (%)"),
+            alt.Y("brand:N", sort="-x", title=None),
             alt.Color("kind:N", title=None, scale=BRAND_KIND_SCALE, legend=alt.Legend(orient="bottom")),
-            tooltip=[alt.Tooltip("brand:N", title="Brand"), alt.Tooltip("kind:N", title="Type"),
-                     alt.Tooltip("mentions:Q", title="Mentions", format=","),
-                     alt.Tooltip("share:Q", title="Share (%)", format=".0f"), *change_tips(share=True)]),
-        key="share_of_voice", caption=f"Chosen brands and their configured competitors; {EARLIER}",
-        columns=[Column("brand", "Brand"), Column("is_competitor", "Type", labels={True: "Competitor",
-                 False: "Our brand"}), Column("mentions", "Mentions", "count"), Column("share", "Share", "pct"),
-                 *change_columns(share=True)],
-    )  # fmt: skip
+            tooltip=[
+                alt.Tooltip("brand:N", title="Brand"),
+                alt.Tooltip("kind:N", title="Type"),
+                alt.Tooltip("mentions:Q", title="Mentions", format=","),
+                alt.Tooltip("share:Q", title="Share (%)", format=".0f"),
+                *change_tips(share=True),
+            ],
+        ),
+        key="share_of_voice",
+        caption=f"Chosen brands and their configured competitors; {EARLIER}",
+        columns=[
+            Column("brand", "Brand"),
+            Column("is_competitor", "Type", labels={True: "Competitor", False: "Our brand"}),
+            Column("mentions", "Mentions", "count"),
+            Column("share", "Share", "pct"),
+            *change_columns(share=True),
+        ],
+    )
 with right:
     mix = labelled(data.urgency_mix, urgency_label="urgency")
     chart_block(
-        "Urgency mix", data.urgency_mix,
-        alt.Chart(mix).mark_bar().encode(
+        "Urgency mix",
+        data.urgency_mix,
+        alt.Chart(mix)
+        .mark_bar()
+        .encode(
             alt.X("mentions:Q", title="Mentions"),
             alt.Y("urgency_label:N", sort=[label(u) for u in URGENCY_ORDER], title=None),
             alt.Color("urgency_label:N", scale=URGENCY_SCALE, legend=None),
-            tooltip=[alt.Tooltip("urgency_label:N", title="Urgency"),
-                     alt.Tooltip("mentions:Q", title="Mentions", format=","),
-                     alt.Tooltip("share:Q", title="Share (%)", format=".0f"), *change_tips()]),
-        key="urgency_mix", caption=f"Most urgent first; {EARLIER}",
-        columns=[Column("urgency", "Urgency", "words"), Column("mentions", "Mentions", "count"),
-                 Column("share", "Share", "pct"), *change_columns()],
-    )  # fmt: skip
+            tooltip=[
+                alt.Tooltip("urgency_label:N", title="Urgency"),
+                alt.Tooltip("mentions:Q", title="Mentions", format=","),
+                alt.Tooltip("share:Q", title="Share (%)", format=".0f"),
+                *change_tips(),
+            ],
+        ),
+        key="urgency_mix",
+        caption=f"Most urgent first; {EARLIER}",
+        columns=[
+            Column("urgency", "Urgency", "words"),
+            Column("mentions", "Mentions", "count"),
+            Column("share", "Share", "pct"),
+            *change_columns(),
+        ],
+    )
 
 left, right = st.columns(2)
 with left:
     chart_block(
-        "Top topics", data.top_topics,
-        alt.Chart(labelled(data.top_topics, topic_label="topic")).mark_bar(color=SINGLE).encode(
-            alt.X("mentions:Q", title="Mentions"), alt.Y("topic_label:N", sort="-x", title=None),
-            tooltip=[alt.Tooltip("topic_label:N", title="Topic"),
-                     alt.Tooltip("mentions:Q", title="Mentions", format=","), *change_tips()]),
-        key="top_topics", caption=f"The ten most frequent; {EARLIER}",
-        columns=[Column("topic", "Topic", "words"), Column("mentions", "Mentions", "count"),
-                 Column("share", "Share", "pct"), *change_columns()],
-    )  # fmt: skip
+        "Top topics",
+        data.top_topics,
+        alt.Chart(labelled(data.top_topics, topic_label="topic"))
+        .mark_bar(color=SINGLE)
+        .encode(
+            alt.X("mentions:Q", title="Mentions"),
+            alt.Y("topic_label:N", sort="-x", title=None),
+            tooltip=[
+                alt.Tooltip("topic_label:N", title="Topic"),
+                alt.Tooltip("mentions:Q", title="Mentions", format=","),
+                *change_tips(),
+            ],
+        ),
+        key="top_topics",
+        caption=f"The ten most frequent; {EARLIER}",
+        columns=[
+            Column("topic", "Topic", "words"),
+            Column("mentions", "Mentions", "count"),
+            Column("share", "Share", "pct"),
+            *change_columns(),
+        ],
+    )
 with right:
     chart_block(
-        "Most influential authors", data.top_authors,
-        alt.Chart(labelled(data.top_authors, platform_label="platform")).mark_bar(color=SINGLE).encode(
-            alt.X("followers:Q", title="Reach (followers)"), alt.Y("handle:N", sort="-x", title=None),
-            tooltip=[alt.Tooltip("platform_label:N", title="Platform"), alt.Tooltip("handle:N", title="Handle"),
-                     alt.Tooltip("name:N", title="Name"), alt.Tooltip("followers:Q", title="Followers", format=","),
-                     alt.Tooltip("mentions:Q", title="Mentions"), alt.Tooltip("negative:Q", title="Negative")]),
-        key="top_authors", caption="Authors who mentioned the brands in the range, by reach",
-        columns=[Column("platform", "Platform", "words"), Column("handle", "Handle"), Column("name", "Name"),
-                 Column("followers", "Followers", "count"), Column("verified", "Verified", labels={True: "Yes",
-                 False: "No"}), Column("mentions", "Mentions", "count"), Column("negative", "Negative", "count"),
-                 Column("engagement", "Engagement", "count")],
-    )  # fmt: skip
+        "Most influential authors",
+        data.top_authors,
+        alt.Chart(labelled(data.top_authors, platform_label="platform"))
+        .mark_bar(color=SINGLE)
+        .encode(
+            alt.X("followers:Q", title="Reach (followers)"),
+            alt.Y("handle:N", sort="-x", title=None),
+            tooltip=[
+                alt.Tooltip("platform_label:N", title="Platform"),
+                alt.Tooltip("handle:N", title="Handle"),
+                alt.Tooltip("name:N", title="Name"),
+                alt.Tooltip("followers:Q", title="Followers", format=","),
+                alt.Tooltip("mentions:Q", title="Mentions"),
+                alt.Tooltip("negative:Q", title="Negative"),
+            ],
+        ),
+        key="top_authors",
+        caption="Authors who mentioned the brands in the range, by reach",
+        columns=[
+            Column("platform", "Platform", "words"),
+            Column("handle", "Handle"),
+            Column("name", "Name"),
+            Column("followers", "Followers", "count"),
+            Column("verified", "Verified", labels={True: "Yes", False: "No"}),
+            Column("mentions", "Mentions", "count"),
+            Column("negative", "Negative", "count"),
+            Column("engagement", "Engagement", "count"),
+        ],
+    )
 
 # --- team -------------------------------------------------------------------------------------------------------
 
 st.divider()
-DURATION_COLUMNS = [Column("median_first_response_s", "Median first response", "duration"),
-                    Column("p90_first_response_s", "90th percentile first response", "duration")]  # fmt: skip
-DURATION_TIPS = [alt.Tooltip("median_label:N", title="Median first response"),
-                 alt.Tooltip("p90_label:N", title="90th percentile first response")]  # fmt: skip
+DURATION_COLUMNS = [
+    Column("median_first_response_s", "Median first response", "duration"),
+    Column("p90_first_response_s", "90th percentile first response", "duration"),
+]
+DURATION_TIPS = [
+    alt.Tooltip("median_label:N", title="Median first response"),
+    alt.Tooltip("p90_label:N", title="90th percentile first response"),
+]
 
 
 def with_durations(frame: pd.DataFrame) -> pd.DataFrame:
     """Response times in words for tooltips (``34 min``, ``2.5 h``)."""
-    return frame.assign(median_label=frame["median_first_response_s"].map(seconds_label),
-                        p90_label=frame["p90_first_response_s"].map(seconds_label))  # fmt: skip
+    return frame.assign(
+        median_label=frame["median_first_response_s"].map(seconds_label),
+        p90_label=frame["p90_first_response_s"].map(seconds_label),
+    )
 
 
 dimension = (
@@ -250,82 +346,150 @@ dimension = (
 by = data.sla[data.sla["dimension"] == dimension]
 named = dimension in ("brand", "agent")  # names stay as spelt; platforms and urgencies read in words
 grouped = by.assign(group_label=by["group"].map(name_words if named else words))
-coloured = (alt.Color("group_label:N", scale=URGENCY_SCALE, legend=None) if dimension == "urgency"
-            else alt.value(SINGLE))  # fmt: skip
+coloured = alt.Color("group_label:N", scale=URGENCY_SCALE, legend=None) if dimension == "urgency" else alt.value(SINGLE)
 chart_block(
-    "SLA compliance", by,
-    alt.Chart(with_durations(grouped)).mark_bar().encode(
+    "SLA compliance",
+    by,
+    alt.Chart(with_durations(grouped))
+    .mark_bar()
+    .encode(
         alt.X("within_sla_pct:Q", title="% within SLA", scale=alt.Scale(domain=[0, 100])),
         alt.Y("group_label:N", title=None, sort=[label(u) for u in URGENCY_ORDER] if dimension == "urgency" else "-x"),
         color=coloured,
-        tooltip=[alt.Tooltip("group_label:N", title=words(dimension)),
-                 alt.Tooltip("within_sla_pct:Q", title="% within SLA", format=".0f"),
-                 alt.Tooltip("judged:Q", title="Mentions judged", format=","), *DURATION_TIPS]),
-    key=f"sla_{dimension}", caption="First response against each mention's due time; unanswered past it are misses",
-    columns=[Column("group", words(dimension), "name" if named else "words"), Column("mentions", "Mentions", "count"),
-             Column("answered", "Answered", "count"), Column("judged", "Judged", "count"),
-             Column("within_sla_pct", "Within SLA", "pct"), *DURATION_COLUMNS],
-)  # fmt: skip
+        tooltip=[
+            alt.Tooltip("group_label:N", title=words(dimension)),
+            alt.Tooltip("within_sla_pct:Q", title="% within SLA", format=".0f"),
+            alt.Tooltip("judged:Q", title="Mentions judged", format=","),
+            *DURATION_TIPS,
+        ],
+    ),
+    key=f"sla_{dimension}",
+    caption="First response against each mention's due time; unanswered past it are misses",
+    columns=[
+        Column("group", words(dimension), "name" if named else "words"),
+        Column("mentions", "Mentions", "count"),
+        Column("answered", "Answered", "count"),
+        Column("judged", "Judged", "count"),
+        Column("within_sla_pct", "Within SLA", "pct"),
+        *DURATION_COLUMNS,
+    ],
+)
 left, right = st.columns(2)
 with left:
     chart_block(
-        "First response times", data.response_histogram,
-        alt.Chart(by_urgency(data.response_histogram)).mark_bar().encode(
+        "First response times",
+        data.response_histogram,
+        alt.Chart(by_urgency(data.response_histogram))
+        .mark_bar()
+        .encode(
             alt.X("bucket:N", sort=None, title="First reply within", axis=alt.Axis(labelAngle=0)),
             alt.Y("answered:Q", title="Answered mentions"),
             alt.Color("urgency_label:N", title="Urgency", scale=URGENCY_SCALE),
             alt.Order("urgency_rank:Q"),
-            tooltip=[alt.Tooltip("bucket:N", title="First reply within"),
-                     alt.Tooltip("urgency_label:N", title="Urgency"),
-                     alt.Tooltip("answered:Q", title="Answered mentions", format=",")]),
+            tooltip=[
+                alt.Tooltip("bucket:N", title="First reply within"),
+                alt.Tooltip("urgency_label:N", title="Urgency"),
+                alt.Tooltip("answered:Q", title="Answered mentions", format=","),
+            ],
+        ),
         key="response_times",
-        columns=[Column("bucket", "First reply within"), Column("urgency", "Urgency", "words"),
-                 Column("answered", "Answered", "count")],
-    )  # fmt: skip
-    times = [Column("metric", "Time", labels={"first_response": "First response", "resolution": "Resolution",
-             "ingestion_lag": "Ingestion lag (posted to stored)"}), Column("count", "Mentions", "count"),
-             Column("median_s", "Median", "duration"), Column("p90_s", "90th percentile", "duration")]  # fmt: skip
+        columns=[
+            Column("bucket", "First reply within"),
+            Column("urgency", "Urgency", "words"),
+            Column("answered", "Answered", "count"),
+        ],
+    )
+    times = [
+        Column(
+            "metric",
+            "Time",
+            labels={
+                "first_response": "First response",
+                "resolution": "Resolution",
+                "ingestion_lag": "Ingestion lag (posted to stored)",
+            },
+        ),
+        Column("count", "Mentions", "count"),
+        Column("median_s", "Median", "duration"),
+        Column("p90_s", "90th percentile", "duration"),
+    ]
     st.dataframe(table_frame(data.times, times), hide_index=True, width="stretch")
 with right:
     chart_block(
-        "SLA compliance over time", data.sla_trend,
-        alt.Chart(chart_frame(data.sla_trend, zone)).mark_line(point=True).encode(
+        "SLA compliance over time",
+        data.sla_trend,
+        alt.Chart(chart_frame(data.sla_trend, zone))
+        .mark_line(point=True)
+        .encode(
             alt.X("period:T", title=f"{PERIOD} ({zone.key})", axis=alt.Axis(format=PERIOD_FORMAT, labelAngle=0)),
             alt.Y("within_sla_pct:Q", title="% within SLA", scale=alt.Scale(domain=[0, 100])),
-            tooltip=[PERIOD_TIP, alt.Tooltip("within_sla_pct:Q", title="% within SLA", format=".0f"),
-                     alt.Tooltip("judged:Q", title="Mentions judged", format=",")]),
-        key="sla_trend", caption="By the day (or hour) the mentions arrived",
-        columns=[PERIOD_COLUMN, Column("hit", "On time", "count"), Column("judged", "Judged", "count"),
-                 Column("within_sla_pct", "Within SLA", "pct")],
-    )  # fmt: skip
+            tooltip=[
+                PERIOD_TIP,
+                alt.Tooltip("within_sla_pct:Q", title="% within SLA", format=".0f"),
+                alt.Tooltip("judged:Q", title="Mentions judged", format=","),
+            ],
+        ),
+        key="sla_trend",
+        caption="By the day (or hour) the mentions arrived",
+        columns=[
+            PERIOD_COLUMN,
+            Column("hit", "On time", "count"),
+            Column("judged", "Judged", "count"),
+            Column("within_sla_pct", "Within SLA", "pct"),
+        ],
+    )
 
 left, right = st.columns(2)
 with left:
     chart_block(
-        "Backlog by age", data.backlog,
-        alt.Chart(by_urgency(data.backlog)).mark_bar().encode(
+        "Backlog by age",
+        data.backlog,
+        alt.Chart(by_urgency(data.backlog))
+        .mark_bar()
+        .encode(
             alt.X("age:N", sort=None, title="Waiting for", axis=alt.Axis(labelAngle=0)),
             alt.Y("open:Q", title="Open mentions"),
-            alt.Color("urgency_label:N", title="Urgency", scale=URGENCY_SCALE), alt.Order("urgency_rank:Q"),
-            tooltip=[alt.Tooltip("age:N", title="Waiting for"), alt.Tooltip("urgency_label:N", title="Urgency"),
-                     alt.Tooltip("open:Q", title="Open mentions", format=",")]),
-        key="backlog", caption="Open mentions now, whatever the date range",
+            alt.Color("urgency_label:N", title="Urgency", scale=URGENCY_SCALE),
+            alt.Order("urgency_rank:Q"),
+            tooltip=[
+                alt.Tooltip("age:N", title="Waiting for"),
+                alt.Tooltip("urgency_label:N", title="Urgency"),
+                alt.Tooltip("open:Q", title="Open mentions", format=","),
+            ],
+        ),
+        key="backlog",
+        caption="Open mentions now, whatever the date range",
         columns=[Column("age", "Waiting for"), Column("urgency", "Urgency", "words"), Column("open", "Open", "count")],
-    )  # fmt: skip
+    )
 with right:
     agents = data.agents
     chart_block(
-        "Agents", agents,
-        alt.Chart(with_durations(agents) if "median_first_response_s" in agents else agents).mark_bar(
-            color=SINGLE).encode(
-            alt.X("handled:Q", title="Mentions handled"), alt.Y("agent:N", sort="-x", title=None),
-            tooltip=[alt.Tooltip("agent:N", title="Agent"), alt.Tooltip("handled:Q", title="Handled"),
-                     alt.Tooltip("resolved:Q", title="Resolved"), alt.Tooltip("open_now:Q", title="Open now"),
-                     alt.Tooltip("replies_sent:Q", title="Replies sent"),
-                     alt.Tooltip("within_sla_pct:Q", title="% within SLA", format=".0f"), *DURATION_TIPS[:1]]),
-        key="agents", caption="Handled in the range; open now whatever the range",
-        columns=[Column("agent", "Agent", "name"), Column("handled", "Handled", "count"),
-                 Column("resolved", "Resolved", "count"), Column("open_now", "Open now", "count"),
-                 Column("replies_sent", "Replies sent", "count"), Column("within_sla_pct", "Within SLA", "pct"),
-                 *DURATION_COLUMNS],
-    )  # fmt: skip
+        "Agents",
+        agents,
+        alt.Chart(with_durations(agents) if "median_first_response_s" in agents else agents)
+        .mark_bar(color=SINGLE)
+        .encode(
+            alt.X("handled:Q", title="Mentions handled"),
+            alt.Y("agent:N", sort="-x", title=None),
+            tooltip=[
+                alt.Tooltip("agent:N", title="Agent"),
+                alt.Tooltip("handled:Q", title="Handled"),
+                alt.Tooltip("resolved:Q", title="Resolved"),
+                alt.Tooltip("open_now:Q", title="Open now"),
+                alt.Tooltip("replies_sent:Q", title="Replies sent"),
+                alt.Tooltip("within_sla_pct:Q", title="% within SLA", format=".0f"),
+                *DURATION_TIPS[:1],
+            ],
+        ),
+        key="agents",
+        caption="Handled in the range; open now whatever the range",
+        columns=[
+            Column("agent", "Agent", "name"),
+            Column("handled", "Handled", "count"),
+            Column("resolved", "Resolved", "count"),
+            Column("open_now", "Open now", "count"),
+            Column("replies_sent", "Replies sent", "count"),
+            Column("within_sla_pct", "Within SLA", "pct"),
+            *DURATION_COLUMNS,
+        ],
+    )

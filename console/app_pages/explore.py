@@ -45,10 +45,15 @@ first, last = days[0], days[-1]
 filters = MentionFilters(
     since=datetime(first.year, first.month, first.day, tzinfo=zone).astimezone(UTC),
     until=(datetime(last.year, last.month, last.day, tzinfo=zone) + timedelta(days=1)).astimezone(UTC),
-    brand_ids=[brands[b] for b in chosen_brands], platforms=chosen_platforms, statuses=statuses,
-    sentiments=sentiments, urgencies=urgencies, search=search,
-    topics=[t.strip() for t in topics.split(",") if t.strip()], include_brand_posts=brand_posts,
-)  # fmt: skip
+    brand_ids=[brands[b] for b in chosen_brands],
+    platforms=chosen_platforms,
+    statuses=statuses,
+    sentiments=sentiments,
+    urgencies=urgencies,
+    search=search,
+    topics=[t.strip() for t in topics.split(",") if t.strip()],
+    include_brand_posts=brand_posts,
+)
 if st.session_state.get("x_last_filters") != filters:
     st.session_state["x_last_filters"] = filters
     st.session_state["x_page"] = 0
@@ -89,6 +94,10 @@ elif result.total:
     prepared = st.session_state.get("x_export")
     if prepared and prepared[0] == fmt:
         st.download_button(
-            f"Download {prepared[2]:,} rows as {fmt}", prepared[1], file_name=f"mentions.{fmt}", mime=MIME[fmt],
-            key="x_download", icon=":material/download:",
-        )  # fmt: skip
+            f"Download {prepared[2]:,} rows as {fmt}",
+            prepared[1],
+            file_name=f"mentions.{fmt}",
+            mime=MIME[fmt],
+            key="x_download",
+            icon=":material/download:",
+        )

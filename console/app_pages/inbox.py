@@ -136,8 +136,14 @@ def current_view() -> InboxView:
     if not st.session_state.pop(EDITED, False):
         seed(from_url)
         return from_url
-    view = view_from_widgets(st.session_state, actor.id, zone=zone, page=from_url.filters.page,
-                             selected=from_url.selected, brands=choices.brands)  # fmt: skip
+    view = view_from_widgets(
+        st.session_state,
+        actor.id,
+        zone=zone,
+        page=from_url.filters.page,
+        selected=from_url.selected,
+        brands=choices.brands,
+    )
     if saved_query(view) != saved_query(from_url):  # new filters start at the first page
         view = replace(view, filters=replace(view.filters, page=0))
     seed(view)
@@ -191,8 +197,14 @@ with st.container(key="inbox_head"):
     title.title("Inbox")
     counts = cached_view_counts(store.url, actor.id, zone.key, tuple((v.name, v.query) for v in views))
     st.session_state[PICK] = matching_view(view, {v.name: v.query for v in views}, actor.id, zone)
-    pills.pills("Views", [v.name for v in views], key=PICK, on_change=pick_view, label_visibility="collapsed",
-                format_func=lambda n: f"{n} · {format_count(counts.get(n, 0))}")  # fmt: skip
+    pills.pills(
+        "Views",
+        [v.name for v in views],
+        key=PICK,
+        on_change=pick_view,
+        label_visibility="collapsed",
+        format_func=lambda n: f"{n} · {format_count(counts.get(n, 0))}",
+    )
     with tools.popover("Views", icon=":material/bookmark:", width="stretch"):
         # forms, so typing a name and clicking the button is one step (a bare text input commits on blur)
         with st.form("view_save_form", border=False, clear_on_submit=True):
@@ -216,23 +228,50 @@ with st.container(key="inbox_head"):
 # --- filters, in the sidebar ----------------------------------------------------------------------------------
 with st.sidebar:
     st.subheader("Filters")
-    st.multiselect("Brand", options(list(choices.brands), "f_brand"), key="f_brand", on_change=edited,
-                   format_func=lambda b: b if isinstance(b, str) else f"brand {b}")  # fmt: skip
-    st.multiselect("Platform", options(choices.platforms, "f_platform"), key="f_platform", on_change=edited,
-                   format_func=lambda p: f"{PLATFORM_ICONS.get(p, '')} {p}")  # fmt: skip
-    st.multiselect("Status", [s.value for s in MentionStatus], key="f_status", on_change=edited,
-                   placeholder="any status")  # fmt: skip
-    st.multiselect("Sentiment", list(SENTIMENT_CHIPS), key="f_sentiment", on_change=edited,
-                   format_func=lambda s: SENTIMENT_CHIPS.get(s, s))  # fmt: skip
-    st.multiselect("Urgency", list(URGENCY_CHIPS), key="f_urgency", on_change=edited,
-                   format_func=lambda u: URGENCY_CHIPS.get(u, u))  # fmt: skip
+    st.multiselect(
+        "Brand",
+        options(list(choices.brands), "f_brand"),
+        key="f_brand",
+        on_change=edited,
+        format_func=lambda b: b if isinstance(b, str) else f"brand {b}",
+    )
+    st.multiselect(
+        "Platform",
+        options(choices.platforms, "f_platform"),
+        key="f_platform",
+        on_change=edited,
+        format_func=lambda p: f"{PLATFORM_ICONS.get(p, '')} {p}",
+    )
+    st.multiselect(
+        "Status", [s.value for s in MentionStatus], key="f_status", on_change=edited, placeholder="any status"
+    )
+    st.multiselect(
+        "Sentiment",
+        list(SENTIMENT_CHIPS),
+        key="f_sentiment",
+        on_change=edited,
+        format_func=lambda s: SENTIMENT_CHIPS.get(s, s),
+    )
+    st.multiselect(
+        "Urgency", list(URGENCY_CHIPS), key="f_urgency", on_change=edited, format_func=lambda u: URGENCY_CHIPS.get(u, u)
+    )
     mine = st.toggle("Assigned to me", key="f_mine", on_change=edited)
     st.radio("Assignee", ASSIGNEE_CHOICES, horizontal=True, key="f_assignee", on_change=edited, disabled=mine)
     st.radio("Replyable", list(REPLYABLE_CHOICES), horizontal=True, key="f_replyable", on_change=edited)
-    st.selectbox("SLA due within", options(BREACHING_CHOICES, "f_breaching"), key="f_breaching", on_change=edited,
-                 format_func=lambda m: f"{m} min (or late)" if m else "any time")  # fmt: skip
-    st.multiselect("Escalated to", options(list(queue_labels), "f_queue"), key="f_queue", on_change=edited,
-                   format_func=lambda q: queue_labels.get(q, q))  # fmt: skip
+    st.selectbox(
+        "SLA due within",
+        options(BREACHING_CHOICES, "f_breaching"),
+        key="f_breaching",
+        on_change=edited,
+        format_func=lambda m: f"{m} min (or late)" if m else "any time",
+    )
+    st.multiselect(
+        "Escalated to",
+        options(list(queue_labels), "f_queue"),
+        key="f_queue",
+        on_change=edited,
+        format_func=lambda q: queue_labels.get(q, q),
+    )
     st.multiselect("Topic", options(choices.topics, "f_topic"), key="f_topic", on_change=edited)
     st.multiselect("Language", options(choices.languages, "f_language"), key="f_language", on_change=edited)
     st.date_input("Posted between", key="f_dates", on_change=edited)
@@ -268,8 +307,9 @@ def escalation_notice(now: datetime) -> None:
         st.session_state[NEW_ESCALATIONS] = st.session_state.get(NEW_ESCALATIONS, 0) + len(alerts)
     new = st.session_state.get(NEW_ESCALATIONS, 0)
     if new:
-        st.warning(f"🚨 {new} new automatic escalation{'s' if new > 1 else ''} in your queues: open "
-                   f"“{ESCALATED_TO_ME}” above.")  # fmt: skip
+        st.warning(
+            f"🚨 {new} new automatic escalation{'s' if new > 1 else ''} in your queues: open “{ESCALATED_TO_ME}” above."
+        )
 
 
 def clicked() -> None:
@@ -335,10 +375,18 @@ def live_queue(shown: InboxView) -> None:
             preview(by_id[selected[0]], now, shown)
         elif len(selected) == 1:
             left_view(selected[0], shown)
-        st.dataframe(queue_frame(rows, now, sla_clocks(store.url), actor.username), hide_index=True,
-                     width="stretch", height=TABLE_HEIGHT, row_height=ROW_HEIGHT, on_select=clicked,
-                     selection_mode="multi-row", key="inbox_table", column_order=SHOWN,
-                     column_config=column_config())  # fmt: skip
+        st.dataframe(
+            queue_frame(rows, now, sla_clocks(store.url), actor.username),
+            hide_index=True,
+            width="stretch",
+            height=TABLE_HEIGHT,
+            row_height=ROW_HEIGHT,
+            on_select=clicked,
+            selection_mode="multi-row",
+            key="inbox_table",
+            column_order=SHOWN,
+            column_config=column_config(),
+        )
     with st.container(key="inbox_cards"):
         cards(rows, now, shown)
     pager(total, len(rows), filters.page, filters.sort)
@@ -354,13 +402,19 @@ def preview(row: InboxRow, now: datetime, shown: InboxView) -> None:
         text, act = st.columns([6, 1.3], vertical_alignment="center")
         sla = sla_words(sla_clocks(store.url).read(row, now))
         escalated = f" · 🚨 {escape_markdown(queue_words(row.escalation_queue))}" if row.escalation_queue else ""
-        text.markdown(f"**{PLATFORM_ICONS.get(row.platform, '')} @{escape_markdown(row.handle or 'unknown')}** · "
-                      f"{escape_markdown(urgency_cell(row))} · {sla}{escalated}  \n"
-                      f"{escape_markdown(excerpt(row.text, 320))}")  # fmt: skip
+        text.markdown(
+            f"**{PLATFORM_ICONS.get(row.platform, '')} @{escape_markdown(row.handle or 'unknown')}** · "
+            f"{escape_markdown(urgency_cell(row))} · {sla}{escalated}  \n"
+            f"{escape_markdown(excerpt(row.text, 320))}"
+        )
         text.caption(preview_facts(row, now))
         with act:
-            link("Open conversation", conversation_params(shown, row.id), conversation_link(shown, row.id),
-                 icon=":material/forum:")  # fmt: skip
+            link(
+                "Open conversation",
+                conversation_params(shown, row.id),
+                conversation_link(shown, row.id),
+                icon=":material/forum:",
+            )
             if row.assignee and row.assignee != actor.username:
                 st.caption(f"🔒 {escape_markdown(row.assignee)} has it")
 
@@ -369,11 +423,17 @@ def left_view(mention_id: int, shown: InboxView) -> None:
     """The selection is not on this page (claimed, answered or resolved since): say so, and keep a way back to it."""
     with st.container(border=True, key="inbox_preview"):
         text, act = st.columns([6, 1.3], vertical_alignment="center")
-        text.caption(f"Case MD-{mention_id}, the selected mention, is no longer on this page of the view "
-                     "(it was claimed, answered or resolved, or the list moved on).")  # fmt: skip
+        text.caption(
+            f"Case MD-{mention_id}, the selected mention, is no longer on this page of the view "
+            "(it was claimed, answered or resolved, or the list moved on)."
+        )
         with act:
-            link("Open conversation", conversation_params(shown, mention_id), conversation_link(shown, mention_id),
-                 icon=":material/forum:")  # fmt: skip
+            link(
+                "Open conversation",
+                conversation_params(shown, mention_id),
+                conversation_link(shown, mention_id),
+                icon=":material/forum:",
+            )
 
 
 def cards(rows: list[InboxRow], now: datetime, shown: InboxView) -> None:
@@ -383,8 +443,11 @@ def cards(rows: list[InboxRow], now: datetime, shown: InboxView) -> None:
         with st.container(border=True, key=f"card_{row.id}"):
             st.markdown(card_line(row))
             st.caption(escape_markdown(excerpt(row.text, 200)))
-            link(f"Open · {card_meta(row, now, clocks, actor.username)}", conversation_params(shown, row.id),
-                 conversation_link(shown, row.id))  # fmt: skip
+            link(
+                f"Open · {card_meta(row, now, clocks, actor.username)}",
+                conversation_params(shown, row.id),
+                conversation_link(shown, row.id),
+            )
 
 
 def pager(total: int, shown: int, page: int, sort: str) -> None:

@@ -48,8 +48,21 @@ with store.read() as session:
     sla = svc.effective_sla_policy(session, cfg).policies
 
 with tabs[0]:
-    st.dataframe(pd.DataFrame([{"Source": h.name, "Platform": h.platform, "Health": h.health, "Enabled": h.enabled,
-                                "Last error": h.last_error or ""} for h in health]), hide_index=True)  # fmt: skip
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Source": h.name,
+                    "Platform": h.platform,
+                    "Health": h.health,
+                    "Enabled": h.enabled,
+                    "Last error": h.last_error or "",
+                }
+                for h in health
+            ]
+        ),
+        hide_index=True,
+    )
     if sources:
         name = st.selectbox("Source", list(sources), key="s_src")
         sid, enabled, interval = sources[name]
@@ -71,17 +84,31 @@ with tabs[2]:
     picked = options[st.selectbox("Template", list(options), key="t_pick")]
     t_name = st.text_input("Name", picked.name if picked else "", key=f"t_name_{picked.id if picked else 0}")
     t_body = st.text_area("Body", picked.body if picked else "", key=f"t_body_{picked.id if picked else 0}")
-    t_topics = st.multiselect("Topics (the classifier's)", list(TOPIC_VOCABULARY),
-                              [t for t in (picked.topics or []) if t in TOPIC_VOCABULARY] if picked else [],
-                              key=f"t_topics_{picked.id if picked else 0}")  # fmt: skip
-    t_moods = st.multiselect("Fits sentiment (empty: any)", ["negative", "neutral", "positive"],
-                             list(picked.sentiments or []) if picked else [],
-                             key=f"t_moods_{picked.id if picked else 0}")  # fmt: skip
+    t_topics = st.multiselect(
+        "Topics (the classifier's)",
+        list(TOPIC_VOCABULARY),
+        [t for t in (picked.topics or []) if t in TOPIC_VOCABULARY] if picked else [],
+        key=f"t_topics_{picked.id if picked else 0}",
+    )
+    t_moods = st.multiselect(
+        "Fits sentiment (empty: any)",
+        ["negative", "neutral", "positive"],
+        list(picked.sentiments or []) if picked else [],
+        key=f"t_moods_{picked.id if picked else 0}",
+    )
     t_active = st.toggle("Active", picked.is_active if picked else True, key=f"t_active_{picked.id if picked else 0}")
     if st.button("Save template", key="t_save"):
-        save("Template", svc.save_template, template_id=picked.id if picked else None, name=t_name, body=t_body,
-             brand_id=picked.brand_id if picked else None, topics=t_topics, sentiments=t_moods,
-             active=t_active)  # fmt: skip
+        save(
+            "Template",
+            svc.save_template,
+            template_id=picked.id if picked else None,
+            name=t_name,
+            body=t_body,
+            brand_id=picked.brand_id if picked else None,
+            topics=t_topics,
+            sentiments=t_moods,
+            active=t_active,
+        )
 
 with tabs[3]:
     by_brand = {r.brand or "(default)": r for r in voice}
@@ -92,40 +119,70 @@ with tabs[3]:
         "Banned phrases (one per line)", "\n".join(data.get("banned_phrases", [])), key=f"v_b_{which}"
     )
     sign_off = st.text_input("Sign-off (regular expression)", data.get("sign_off") or "", key=f"v_s_{which}")
-    max_len = st.number_input("Max length (0 = platform limit only)", 0, 10_000, data.get("max_length") or 0,
-                              key=f"v_l_{which}")  # fmt: skip
+    max_len = st.number_input(
+        "Max length (0 = platform limit only)", 0, 10_000, data.get("max_length") or 0, key=f"v_l_{which}"
+    )
     if st.button("Save voice rules", key="v_save"):
-        update = {**data, "banned_phrases": [p.strip() for p in banned.splitlines() if p.strip()],
-                  "sign_off": sign_off or None, "max_length": int(max_len) or None}  # fmt: skip
+        update = {
+            **data,
+            "banned_phrases": [p.strip() for p in banned.splitlines() if p.strip()],
+            "sign_off": sign_off or None,
+            "max_length": int(max_len) or None,
+        }
         save("Voice rules", svc.save_voice_rules, cfg, update)
 
 with tabs[4]:
-    st.caption("Targets count each brand's business hours unless 'business hours' is off for a level. "
-               "Next response applies to follow-ups after the brand answered and to reopened mentions.")  # fmt: skip
+    st.caption(
+        "Targets count each brand's business hours unless 'business hours' is off for a level. "
+        "Next response applies to follow-ups after the brand answered and to reopened mentions."
+    )
     edited = st.data_editor(
-        pd.DataFrame([{"Urgency": p.urgency, "First response (min)": p.first_response.total_seconds() / 60,
-                       "Next response (min)": p.next_response.total_seconds() / 60 if p.next_response else None,
-                       "Resolution (h)": p.resolution.total_seconds() / 3600 if p.resolution else None,
-                       "Business hours": p.business_hours} for p in sla]),
-        hide_index=True, disabled=["Urgency"], key="sla_editor",
-    )  # fmt: skip
+        pd.DataFrame(
+            [
+                {
+                    "Urgency": p.urgency,
+                    "First response (min)": p.first_response.total_seconds() / 60,
+                    "Next response (min)": p.next_response.total_seconds() / 60 if p.next_response else None,
+                    "Resolution (h)": p.resolution.total_seconds() / 3600 if p.resolution else None,
+                    "Business hours": p.business_hours,
+                }
+                for p in sla
+            ]
+        ),
+        hide_index=True,
+        disabled=["Urgency"],
+        key="sla_editor",
+    )
     if st.button("Save SLA policies", key="sla_save"):
 
         def _seconds(value: object, unit: int) -> dict[str, float]:
             return {} if value is None or pd.isna(value) else {"s": float(value) * unit}  # type: ignore[arg-type]
 
         policies = [
-            {"urgency": r["Urgency"], "business_hours": bool(r["Business hours"]),
-             "first_response": float(r["First response (min)"]) * 60,
-             **{k: v["s"] for k, v in (("next_response", _seconds(r["Next response (min)"], 60)),
-                                      ("resolution", _seconds(r["Resolution (h)"], 3600))) if v}}
+            {
+                "urgency": r["Urgency"],
+                "business_hours": bool(r["Business hours"]),
+                "first_response": float(r["First response (min)"]) * 60,
+                **{
+                    k: v["s"]
+                    for k, v in (
+                        ("next_response", _seconds(r["Next response (min)"], 60)),
+                        ("resolution", _seconds(r["Resolution (h)"], 3600)),
+                    )
+                    if v
+                },
+            }
             for r in edited.to_dict("records")
-        ]  # fmt: skip
+        ]
         save("SLA policies", svc.save_sla_policies, policies)
 
 with tabs[5]:
-    st.dataframe(pd.DataFrame([{"User": u.username, "Name": u.display_name, "Role": u.role.value,
-                                "Active": u.is_active} for u in users]), hide_index=True)  # fmt: skip
+    st.dataframe(
+        pd.DataFrame(
+            [{"User": u.username, "Name": u.display_name, "Role": u.role.value, "Active": u.is_active} for u in users]
+        ),
+        hide_index=True,
+    )
     with st.form("add_user"):
         n, dn = st.text_input("Username"), st.text_input("Full name")
         role = st.selectbox("Role", [r.value for r in Role])

@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from console.commands.db import url_option
 from console.config import load_config
-from console.services import rollup
+from console.services.dashboard import rollup
 from console.services.demo_seed import demo_logins, seed_demo, store_is_empty
 from console.services.store import Store, open_store
 from storage.db import DATABASE_URL_ENV, resolve_url
@@ -81,9 +81,19 @@ def streamlit_command(port: int, url: str) -> tuple[list[str], dict[str, str]]:
     """
     headless = "false" if os.environ.get("DISPLAY") and not os.environ.get("CI") else "true"
     cmd = [
-        sys.executable, "-P", "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-        "--server.headless", headless, "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+        sys.executable,
+        "-P",
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        headless,
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     return cmd, _child_env(url)
 
 
@@ -238,8 +248,9 @@ def _exit_like(code: int) -> None:
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--reset", is_flag=True, help="Seed again even if the store already has mentions.")
 @click.option("--no-worker", is_flag=True, help="Serve the console without the live worker.")
-def demo(database_url: str | None, port: int, mentions: int, days: int, seed: int, reset: bool,
-         no_worker: bool) -> None:  # fmt: skip
+def demo(
+    database_url: str | None, port: int, mentions: int, days: int, seed: int, reset: bool, no_worker: bool
+) -> None:
     """Prepare the demo store (SQLite by default, in ./.mentiondesk), start the live worker and serve the console."""
     url = resolve_url(database_url)
     store = open_store(url, upgrade=True)

@@ -80,21 +80,37 @@ def export_command(
             try:
                 ids = brand_ids(session, brands) if brands else ()
                 filters = MentionFilters(
-                    since=since, until=until, brand_ids=ids, platforms=platforms, statuses=statuses,  # type: ignore[arg-type]
-                    sentiments=sentiments, urgencies=urgencies, search=search, include_brand_posts=not inbound_only,
-                )  # fmt: skip
+                    since=since,
+                    until=until,
+                    brand_ids=ids,
+                    platforms=platforms,
+                    statuses=statuses,  # type: ignore[arg-type]
+                    sentiments=sentiments,
+                    urgencies=urgencies,
+                    search=search,
+                    include_brand_posts=not inbound_only,
+                )
             except ValueError as exc:
                 raise click.UsageError(str(exc)) from None
             total = matching_rows(session, filters)
             with Progress(
-                TextColumn(f"exporting {chosen}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                TimeRemainingColumn(), transient=True,
-            ) as bar:  # fmt: skip
+                TextColumn(f"exporting {chosen}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                transient=True,
+            ) as bar:
                 task = bar.add_task("rows", total=total)
                 result = export_mentions(
-                    session, filters, chosen, out,  # type: ignore[arg-type]
-                    include_raw=include_raw, progress=lambda n: bar.advance(task, n), parquet_compression=compression,
-                )  # fmt: skip
+                    session,
+                    filters,
+                    chosen,
+                    out,  # type: ignore[arg-type]
+                    include_raw=include_raw,
+                    progress=lambda n: bar.advance(task, n),
+                    parquet_compression=compression,
+                )
     finally:
         store.dispose()
     click.echo(f"{result.rows:,} mentions, {len(result.columns)} columns -> {result.path}")

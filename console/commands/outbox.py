@@ -16,8 +16,8 @@ from console.cli import UserFacingError
 from console.commands.db import url_option
 from console.config import load_config
 from console.services.errors import ServiceError
-from console.services.outbox import outbox_replies, settle_reply
 from console.services.permissions import Actor
+from console.services.replies.outbox import outbox_replies, settle_reply
 from console.services.store import Store, open_store
 from console.ui.format import duration_words
 from storage.enums import ReplyState
@@ -46,8 +46,13 @@ def _one_line(text: str | None, limit: int = 100) -> str:
 @outbox.command("list")
 @url_option
 @config_option
-@click.option("--state", type=click.Choice([*STATES, "all"]), default=ReplyState.NEEDS_ATTENTION.value,
-              show_default=True, help="Which replies to list.")  # fmt: skip
+@click.option(
+    "--state",
+    type=click.Choice([*STATES, "all"]),
+    default=ReplyState.NEEDS_ATTENTION.value,
+    show_default=True,
+    help="Which replies to list.",
+)
 @click.option("--limit", type=click.IntRange(1, 10_000), default=200, show_default=True, help="At most this many.")
 def list_command(database_url: str | None, config_file: str | None, state: str, limit: int) -> None:
     """One line per reply, oldest first: id, mention, state, attempts, age and last error."""
@@ -86,9 +91,13 @@ def _manager(store: Store, username: str) -> Actor:
 @click.option("--not-posted", is_flag=True, help="It is not in the thread (a new reply may then be sent).")
 @click.option("--as", "username", required=True, metavar="USERNAME", help="The manager who checked the thread.")
 def settle_command(
-    database_url: str | None, config_file: str | None, reply_id: int, posted_url: str | None, not_posted: bool,
+    database_url: str | None,
+    config_file: str | None,
+    reply_id: int,
+    posted_url: str | None,
+    not_posted: bool,
     username: str,
-) -> None:  # fmt: skip
+) -> None:
     """Settle a reply parked as needs-attention: --posted URL, or --not-posted (audited)."""
     if (posted_url is None) == (not not_posted):
         raise UserFacingError("say either --posted URL or --not-posted")

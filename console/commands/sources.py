@@ -47,10 +47,17 @@ def health_table(rows: list[SourceHealthRow], budget: ReadBudget, zone: ZoneInfo
     table.add_column("Reads this month / cap")
     for row in rows:
         cells = (
-            row.name, row.platform, row.kind, "yes" if row.enabled else "no", row.health.replace("_", " "),
-            local_time(row.last_success_at, zone), row.last_error or "—", str(row.consecutive_failures),
-            local_time(row.next_run_at, zone) if row.enabled else "disabled", _reads(row, budget),
-        )  # fmt: skip
+            row.name,
+            row.platform,
+            row.kind,
+            "yes" if row.enabled else "no",
+            row.health.replace("_", " "),
+            local_time(row.last_success_at, zone),
+            row.last_error or "—",
+            str(row.consecutive_failures),
+            local_time(row.next_run_at, zone) if row.enabled else "disabled",
+            _reads(row, budget),
+        )
         style = {4: HEALTH_STYLE.get(row.health, "")}
         table.add_row(*(Text(cell, style=style.get(i, "")) for i, cell in enumerate(cells)))
     return table

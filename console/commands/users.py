@@ -38,8 +38,15 @@ def add(database_url: str | None, name: str, role: str, display_name: str, passw
     try:
         with store.transaction() as session:
             created = create_user(session, name.strip(), password, Role(role), display_name.strip())
-            audit.record(session, None, "user.create", "user", created.id,
-                         after={"username": created.username, "role": role}, actor_label="cli")  # fmt: skip
+            audit.record(
+                session,
+                None,
+                "user.create",
+                "user",
+                created.id,
+                after={"username": created.username, "role": role},
+                actor_label="cli",
+            )
     except UserExistsError as exc:
         raise UserFacingError(str(exc)) from None
     except ValueError as exc:

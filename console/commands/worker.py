@@ -14,7 +14,7 @@ from console.commands.db import url_option
 from console.config import AppConfig, load_config
 from console.secrets import Secrets
 from console.services.catalog import sync_config
-from console.services.rollup import refresh_step
+from console.services.dashboard.rollup import refresh_step
 from console.services.store import Store, open_store
 from console.worker.alerts_step import alerts_step, channels_for
 from console.worker.desk_step import desk_step

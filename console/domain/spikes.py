@@ -180,8 +180,17 @@ def _volume_score(
     value = series.volume[index]
     z = robust_z(anscombe(value), [anscombe(c * fraction) for c in counts], 1.0)  # 1.0: the Poisson noise itself
     flagged = value >= config.min_volume and z >= threshold
-    return HourScore(series.hour_at(index), SpikeMetric.VOLUME, value / fraction, statistics.median(counts), z,
-                     value, flagged, z >= config.continue_z, fraction)  # fmt: skip
+    return HourScore(
+        series.hour_at(index),
+        SpikeMetric.VOLUME,
+        value / fraction,
+        statistics.median(counts),
+        z,
+        value,
+        flagged,
+        z >= config.continue_z,
+        fraction,
+    )
 
 
 def _share_score(
@@ -203,8 +212,17 @@ def _share_score(
     floor = math.sqrt(1.0 / total + (config.share_sigma_floor * slope) ** 2)
     z = robust_z(arcsine(negative, total), [arcsine(neg, vol) for neg, vol in pooled], floor)
     flagged = total >= config.min_volume and negative >= config.min_negative and z >= threshold
-    return HourScore(series.hour_at(index), SpikeMetric.NEGATIVE_SHARE, negative / total, p, z, negative,
-                     flagged, z >= config.continue_z, series.fraction_of(index))  # fmt: skip
+    return HourScore(
+        series.hour_at(index),
+        SpikeMetric.NEGATIVE_SHARE,
+        negative / total,
+        p,
+        z,
+        negative,
+        flagged,
+        z >= config.continue_z,
+        series.fraction_of(index),
+    )
 
 
 def scan(series: HourlySeries, config: SpikeConfig, *, last_hours: int = 1, tz: tzinfo = UTC) -> list[HourScore]:

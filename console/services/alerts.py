@@ -194,10 +194,14 @@ def _already_covered(session: Session, brand_id: int, score: HourScore) -> bool:
 def _episode(alert: Alert) -> Episode:
     d = alert.details
     return Episode(
-        key=str(alert.brand_id), metric=SpikeMetric(alert.metric), start=alert.started_at,
-        peak_at=datetime.fromisoformat(d["peak_at"]), peak_z=alert.peak_z, peak_value=float(d["peak_value"]),
+        key=str(alert.brand_id),
+        metric=SpikeMetric(alert.metric),
+        start=alert.started_at,
+        peak_at=datetime.fromisoformat(d["peak_at"]),
+        peak_z=alert.peak_z,
+        peak_value=float(d["peak_value"]),
         last_elevated=datetime.fromisoformat(d["last_elevated"]),
-    )  # fmt: skip
+    )
 
 
 def _refresh(alert: Alert, episode: Episode) -> None:
@@ -214,13 +218,19 @@ def _open_alert(session: Session, brand_id: int, name: str, episode: Episode, sc
     spike_texts, baseline_texts = _sample_texts(session, brand_id, score)
     terms = top_terms(spike_texts, baseline_texts, k=8)
     alert = Alert(
-        brand_id=brand_id, metric=episode.metric.value, started_at=episode.start, peak_z=episode.peak_z,
+        brand_id=brand_id,
+        metric=episode.metric.value,
+        started_at=episode.start,
+        peak_z=episode.peak_z,
         details={
-            "brand": name, "value": score.value, "baseline": score.baseline, "count": score.count,
+            "brand": name,
+            "value": score.value,
+            "baseline": score.baseline,
+            "count": score.count,
             "top_terms": [t.term for t in terms],
             "examples": pick_examples(spike_texts, [t.term for t in terms], n=3),
         },
-    )  # fmt: skip
+    )
     _refresh(alert, episode)
     session.add(alert)
     session.flush()
@@ -232,9 +242,11 @@ def _sample_texts(session: Session, brand_id: int, score: HourScore) -> tuple[li
 
     def texts(start: datetime, end: datetime) -> list[str]:
         query = select(Mention.text).where(
-            Mention.brand_id == brand_id, Mention.is_brand_post.is_(False),
-            Mention.created_at >= start, Mention.created_at < end,
-        )  # fmt: skip
+            Mention.brand_id == brand_id,
+            Mention.is_brand_post.is_(False),
+            Mention.created_at >= start,
+            Mention.created_at < end,
+        )
         if score.metric is SpikeMetric.NEGATIVE_SHARE:
             query = query.where(Mention.sentiment == "negative")
         return list(session.scalars(query.order_by(Mention.created_at).limit(SAMPLE_POSTS)))
@@ -289,8 +301,10 @@ def summary_line(alert: Alert) -> str:
     d = alert.details
     if alert.metric == "escalation":
         when = alert.started_at.strftime("%Y-%m-%d %H:%M UTC")
-        return (f"{d.get('brand', '?')} mention MD-{d.get('mention_id')} escalated to {d.get('queue_label')} "
-                f"at {when}: {d.get('reason')}")  # fmt: skip
+        return (
+            f"{d.get('brand', '?')} mention MD-{d.get('mention_id')} escalated to {d.get('queue_label')} "
+            f"at {when}: {d.get('reason')}"
+        )
     what = "Mention volume" if alert.metric == SpikeMetric.VOLUME else "Negative share"
     if alert.metric == SpikeMetric.VOLUME:
         figure = f"{d.get('value', 0):.0f} mentions/h vs {d.get('baseline', 0):.0f} usual"

@@ -100,9 +100,14 @@ def _fail(session: Session, username: str, user: User | None, now: datetime) -> 
         user.failed_logins = failures
         user.locked_until = now + wait if wait else None
     audit.record(
-        session, None, "auth.sign_in_failed", "user", user.id if user else None,
-        after={"username": username, "failures_in_a_row": failures}, actor_label=f"anonymous:{username[:60]}",
-    )  # fmt: skip
+        session,
+        None,
+        "auth.sign_in_failed",
+        "user",
+        user.id if user else None,
+        after={"username": username, "failures_in_a_row": failures},
+        actor_label=f"anonymous:{username[:60]}",
+    )
 
 
 def sign_in(session: Session, username: str, password: str, *, now: datetime | None = None) -> SignedIn:

@@ -75,12 +75,14 @@ def thread_posts(session: Session, mention: Mention, *, limit: int = THREAD_LIMI
         session.execute(
             select(Mention, Author.handle)
             .outerjoin(Author, Author.id == Mention.author_id)
-            .where(Mention.platform == mention.platform,
-                   or_(Mention.conversation_id == key, Mention.external_id == key, Mention.id == mention.id))
+            .where(
+                Mention.platform == mention.platform,
+                or_(Mention.conversation_id == key, Mention.external_id == key, Mention.id == mention.id),
+            )
             .order_by(Mention.created_at, Mention.id)
             .limit(limit)
         ).tuples()
-    )  # fmt: skip
+    )
     ids = [m.id for m, _ in posts]
     replies = list(
         session.execute(
@@ -106,5 +108,14 @@ def _post(m: Mention, handle: str | None, customer_id: int | None) -> ThreadPost
 
 def _reply(r: Reply, agent: str | None) -> ThreadPost:
     state = ReplyState(r.state).value
-    return ThreadPost("brand_reply", r.sent_at or r.created_at, r.text, mention_id=r.mention_id, state=state,
-                      agent=agent, reply_id=r.id, last_error=r.last_error, url=r.external_url)  # fmt: skip
+    return ThreadPost(
+        "brand_reply",
+        r.sent_at or r.created_at,
+        r.text,
+        mention_id=r.mention_id,
+        state=state,
+        agent=agent,
+        reply_id=r.id,
+        last_error=r.last_error,
+        url=r.external_url,
+    )

@@ -200,12 +200,24 @@ class _Seeder:
             updates.append(row)
             neg, neu, pos = _probabilities(g.sentiment, self.rng)
             labels.append(
-                {"mention_id": mention_id, "model_name": SEED_MODEL[0], "model_version": SEED_MODEL[1],
-                 "sentiment": g.sentiment, "p_negative": neg, "p_neutral": neu, "p_positive": pos,
-                 "urgency": g.urgency, "urgency_score": URGENCY_BASE[g.urgency] / 100, "priority": priority,
-                 "topics": CLASSIFIER_TOPICS.get(g.topic, []), "language": g.mention.language, "explanation": [],
-                 "is_current": True, "created_at": g.mention.fetched_at}
-            )  # fmt: skip
+                {
+                    "mention_id": mention_id,
+                    "model_name": SEED_MODEL[0],
+                    "model_version": SEED_MODEL[1],
+                    "sentiment": g.sentiment,
+                    "p_negative": neg,
+                    "p_neutral": neu,
+                    "p_positive": pos,
+                    "urgency": g.urgency,
+                    "urgency_score": URGENCY_BASE[g.urgency] / 100,
+                    "priority": priority,
+                    "topics": CLASSIFIER_TOPICS.get(g.topic, []),
+                    "language": g.mention.language,
+                    "explanation": [],
+                    "is_current": True,
+                    "created_at": g.mention.fetched_at,
+                }
+            )
         if updates:
             session.execute(update(Mention), updates)
             session.execute(insert(Classification), labels)
@@ -223,11 +235,19 @@ class _Seeder:
         if o.replied:
             row["first_response_at"] = o.acted_at
             replies.append(
-                {"mention_id": mention_id, "user_id": agent_id, "text": o.reply_text, "state": ReplyState.SENT.value,
-                 "idempotency_key": _seed_key(g.mention.platform, g.mention.external_id), "attempts": 1,
-                 "external_id": o.reply_external_id, "created_at": o.acted_at, "updated_at": o.acted_at,
-                 "sent_at": o.acted_at}
-            )  # fmt: skip
+                {
+                    "mention_id": mention_id,
+                    "user_id": agent_id,
+                    "text": o.reply_text,
+                    "state": ReplyState.SENT.value,
+                    "idempotency_key": _seed_key(g.mention.platform, g.mention.external_id),
+                    "attempts": 1,
+                    "external_id": o.reply_external_id,
+                    "created_at": o.acted_at,
+                    "updated_at": o.acted_at,
+                    "sent_at": o.acted_at,
+                }
+            )
         if o.resolved_at:
             row["resolved_at"] = o.resolved_at
         return row

@@ -125,16 +125,28 @@ def escalate(
             raise EscalationError(f"already escalated to {queue.label}")
         _end(session, current, actor, "moved", f"moved to {queue.label}", now)
         session.flush()
-    row = Escalation(mention_id=mention_id, queue=queue.name, reason=text, trigger=trigger,
-                     escalated_by_id=actor.id if actor else None, created_at=now,
-                     due_at=now + queue.first_response)  # fmt: skip
+    row = Escalation(
+        mention_id=mention_id,
+        queue=queue.name,
+        reason=text,
+        trigger=trigger,
+        escalated_by_id=actor.id if actor else None,
+        created_at=now,
+        due_at=now + queue.first_response,
+    )
     if not _insert(session, row):
         return None
     mention.escalation_queue, mention.escalated_at, mention.updated_at = queue.name, now, now
-    audit.record(session, actor, "mention.escalate", "mention", mention_id,
-                 before={"queue": current.queue} if current else None,
-                 after={"queue": queue.name, "reason": text, "trigger": trigger},
-                 actor_label=None if actor else "worker")  # fmt: skip
+    audit.record(
+        session,
+        actor,
+        "mention.escalate",
+        "mention",
+        mention_id,
+        before={"queue": current.queue} if current else None,
+        after={"queue": queue.name, "reason": text, "trigger": trigger},
+        actor_label=None if actor else "worker",
+    )
     if trigger is not None:
         _raise_alert(session, mention, queue, text, now)
     return row
@@ -143,10 +155,24 @@ def escalate(
 def _raise_alert(session: Session, mention: Mention, queue: EscalationQueue, reason: str, now: datetime) -> None:
     """One alert per automatic escalation: the console lists it, the worker sends it to the channels."""
     brand = session.scalar(select(Brand.name).where(Brand.id == mention.brand_id)) if mention.brand_id else None
-    details = {"mention_id": mention.id, "queue": queue.name, "queue_label": queue.label, "reason": reason,
-               "brand": brand or "no brand", "excerpt": " ".join(mention.text.split())[:280]}  # fmt: skip
-    session.add(Alert(brand_id=mention.brand_id, metric=ESCALATION_METRIC, started_at=now, ended_at=now, peak_z=0.0,
-                      details=details))  # fmt: skip
+    details = {
+        "mention_id": mention.id,
+        "queue": queue.name,
+        "queue_label": queue.label,
+        "reason": reason,
+        "brand": brand or "no brand",
+        "excerpt": " ".join(mention.text.split())[:280],
+    }
+    session.add(
+        Alert(
+            brand_id=mention.brand_id,
+            metric=ESCALATION_METRIC,
+            started_at=now,
+            ended_at=now,
+            peak_z=0.0,
+            details=details,
+        )
+    )
 
 
 def end_escalation(
@@ -161,8 +187,15 @@ def end_escalation(
     action = "handed_back" if hand_back else "de-escalated"
     clean = " ".join(note.split())[:MAX_REASON_CHARS] or None
     _end(session, row, actor, action, clean, now)
-    audit.record(session, actor, f"mention.{'hand_back' if hand_back else 'de_escalate'}", "mention", mention_id,
-                 before={"queue": row.queue}, after={"queue": None, "note": clean})  # fmt: skip
+    audit.record(
+        session,
+        actor,
+        f"mention.{'hand_back' if hand_back else 'de_escalate'}",
+        "mention",
+        mention_id,
+        before={"queue": row.queue},
+        after={"queue": None, "note": clean},
+    )
     return row
 
 
@@ -190,9 +223,21 @@ def _view(row: Escalation, people: dict[int, str], config: EscalationConfig) -> 
     queue = config.queue(row.queue)
     by = people.get(row.escalated_by_id or 0) or ("the worker" if row.trigger else "someone")
     ended_by = people.get(row.ended_by_id or 0) if row.ended_by_id else None
-    return EscalationView(row.id, row.mention_id, row.queue, queue.label if queue else row.queue, row.reason,
-                          row.trigger, by, row.created_at, row.due_at, row.ended_at, row.end_action, ended_by,
-                          row.end_note)  # fmt: skip
+    return EscalationView(
+        row.id,
+        row.mention_id,
+        row.queue,
+        queue.label if queue else row.queue,
+        row.reason,
+        row.trigger,
+        by,
+        row.created_at,
+        row.due_at,
+        row.ended_at,
+        row.end_action,
+        ended_by,
+        row.end_note,
+    )
 
 
 def queues_of(actor: Actor, config: EscalationConfig) -> list[str]:
@@ -225,10 +270,11 @@ def rubric_escalations(
         return []
     rows = session.execute(
         select(Mention.id, Mention.text).where(
-            Mention.id.in_(list(mention_ids)), Mention.is_brand_post.is_(False),
+            Mention.id.in_(list(mention_ids)),
+            Mention.is_brand_post.is_(False),
             Mention.status.in_([s.value for s in OPEN_STATUSES]),
         )
-    )  # fmt: skip
+    )
     made = []
     for mention_id, text in rows:
         hit = next(((cue, phrase) for cue, phrase in matching_cues(text or "") if cue.name in config.rubric), None)
@@ -236,8 +282,16 @@ def rubric_escalations(
             continue
         cue, phrase = hit
         reason = f'{cue.reason} ("{phrase}")'
-        row = escalate(session, None, mention_id, config.rubric[cue.name], reason, config=config,
-                       trigger=f"rubric:{cue.name}", now=now)  # fmt: skip
+        row = escalate(
+            session,
+            None,
+            mention_id,
+            config.rubric[cue.name],
+            reason,
+            config=config,
+            trigger=f"rubric:{cue.name}",
+            now=now,
+        )
         if row is not None:
             made.append(row)
     return made
@@ -254,20 +308,23 @@ def at_risk_escalations(
     query = (
         select(Mention.id, Mention.sla_due_at)
         .where(
-            Mention.sla_responded_at.is_(None), Mention.sla_at_risk_at <= now,
+            Mention.sla_responded_at.is_(None),
+            Mention.sla_at_risk_at <= now,
             Mention.sla_at_risk_at >= now - config.at_risk_lookback,
-            Mention.status.in_([s.value for s in OPEN_STATUSES]), Mention.escalation_queue.is_(None),
+            Mention.status.in_([s.value for s in OPEN_STATUSES]),
+            Mention.escalation_queue.is_(None),
             ~fired.exists(),
         )
         .order_by(Mention.sla_at_risk_at)
         .limit(limit)
-    )  # fmt: skip
+    )
     made = []
     for mention_id, due in session.execute(query).all():
         late = due is not None and due <= now
         reason = "SLA breached and nobody has answered" if late else "SLA at risk and nobody has answered yet"
-        row = escalate(session, None, mention_id, config.at_risk_queue, reason, config=config,
-                       trigger=SLA_AT_RISK, now=now)  # fmt: skip
+        row = escalate(
+            session, None, mention_id, config.at_risk_queue, reason, config=config, trigger=SLA_AT_RISK, now=now
+        )
         if row is not None:
             made.append(row)
     return made

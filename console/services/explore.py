@@ -14,8 +14,16 @@ from console.services.export import Format, export_mentions
 from console.services.mention_query import COLUMNS, Column, MentionFilters, base_query, count
 
 DEFAULT_COLUMNS = (
-    "created_at_utc", "platform", "brand", "author_handle", "text", "sentiment", "urgency", "status", "topics",
-)  # fmt: skip
+    "created_at_utc",
+    "platform",
+    "brand",
+    "author_handle",
+    "text",
+    "sentiment",
+    "urgency",
+    "status",
+    "topics",
+)
 PAGE_SIZE = 50
 PAGE_EXPORT_LIMIT = 200_000
 """Downloads from the page stop here; bigger exports belong to ``mentiondesk export``."""

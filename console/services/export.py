@@ -57,14 +57,38 @@ PARQUET_COMPRESSION = "snappy"
 and 4.86-6.21 s with zstd in four alternating pairs, for a 45% bigger file (182.6 vs 125.6 MiB).  ``zstd`` is
 there for the smaller file."""
 DICTIONARY_COLUMNS = (
-    "platform", "brand", "brand_id", "source_id", "language", "replyable_reason", "status", "assignee",
-    "assignee_id", "sentiment", "urgency", "priority", "model_name", "model_version", "model_sentiment",
-    "model_urgency", "model_priority", "topics", "model_language",
-)  # fmt: skip
+    "platform",
+    "brand",
+    "brand_id",
+    "source_id",
+    "language",
+    "replyable_reason",
+    "status",
+    "assignee",
+    "assignee_id",
+    "sentiment",
+    "urgency",
+    "priority",
+    "model_name",
+    "model_version",
+    "model_sentiment",
+    "model_urgency",
+    "model_priority",
+    "topics",
+    "model_language",
+)
 """Parquet dictionary-encodes only these few-valued columns.  Dictionaries for every column (pyarrow's default)
 made writing a million mentions ~30% slower and the file bigger: ids, texts and times rarely repeat."""
-UNSTATED_COLUMNS = ("external_id", "url", "author_handle", "author_name", "text", "conversation_id",
-                    "in_reply_to_external_id", "raw_json")  # fmt: skip
+UNSTATED_COLUMNS = (
+    "external_id",
+    "url",
+    "author_handle",
+    "author_name",
+    "text",
+    "conversation_id",
+    "in_reply_to_external_id",
+    "raw_json",
+)
 """Free text: no min/max statistics (whole values, never used to skip a row group; 0.08 of 1.96 CPU-s writing
 a million mentions).  Ids, times, numbers and the few-valued columns keep theirs."""
 
@@ -331,9 +355,13 @@ def use_system_allocator() -> None:
 
 
 def _write_rows(
-    session: Session, filters: MentionFilters, columns: Sequence[Column], writer: Writer, chunk_rows: int,
+    session: Session,
+    filters: MentionFilters,
+    columns: Sequence[Column],
+    writer: Writer,
+    chunk_rows: int,
     progress: ProgressFn,
-) -> int:  # fmt: skip
+) -> int:
     rows = 0
     try:
         for chunk in iter_chunks(session, filters, columns, chunk_rows=chunk_rows):
@@ -353,9 +381,13 @@ def _rendered(columns: Sequence[Column], expressions: Sequence[Any]) -> list[Col
 
 
 def _fast_csv(
-    session: Session, filters: MentionFilters, columns: Sequence[Column], path: Path, chunk_rows: int,
+    session: Session,
+    filters: MentionFilters,
+    columns: Sequence[Column],
+    path: Path,
+    chunk_rows: int,
     progress: ProgressFn,
-) -> int:  # fmt: skip
+) -> int:
     """CSV rendered in Arrow from ADBC's batches; without ADBC, PostgreSQL's ``COPY`` or SQLite rows in ``csv``."""
     cells = csv_columns(session, columns)
     if is_postgres(session):
@@ -387,8 +419,9 @@ def _fast_csv(
     return rows
 
 
-def _write_lines(chunks: Generator[tuple[memoryview, int], None, None], columns: Sequence[Column], path: Path,
-                 progress: ProgressFn) -> int:  # fmt: skip
+def _write_lines(
+    chunks: Generator[tuple[memoryview, int], None, None], columns: Sequence[Column], path: Path, progress: ProgressFn
+) -> int:
     """The header (CRLF, as the lines) and each chunk of lines, as they come."""
     rows = 0
     try:
@@ -405,9 +438,14 @@ def _write_lines(chunks: Generator[tuple[memoryview, int], None, None], columns:
 
 
 def _fast_parquet(
-    session: Session, filters: MentionFilters, columns: Sequence[Column], path: Path, chunk_rows: int,
-    progress: ProgressFn, compression: str = PARQUET_COMPRESSION,
-) -> int:  # fmt: skip
+    session: Session,
+    filters: MentionFilters,
+    columns: Sequence[Column],
+    path: Path,
+    chunk_rows: int,
+    progress: ProgressFn,
+    compression: str = PARQUET_COMPRESSION,
+) -> int:
     """Parquet from typed batches: PostgreSQL's binary COPY decoded by ADBC, or SQLite rows per column.
 
     Without ADBC, PostgreSQL's CSV COPY is read by Arrow's CSV reader.
@@ -460,9 +498,13 @@ def _primed(head: Any, rest: Generator[pa.RecordBatch, None, None]) -> Generator
 
 
 def _sqlite_batches(
-    session: Session, filters: MentionFilters, rendered: Sequence[Column], columns: Sequence[Column],
-    schema: pa.Schema, chunk_rows: int,
-) -> Generator[pa.RecordBatch, None, None]:  # fmt: skip
+    session: Session,
+    filters: MentionFilters,
+    rendered: Sequence[Column],
+    columns: Sequence[Column],
+    schema: pa.Schema,
+    chunk_rows: int,
+) -> Generator[pa.RecordBatch, None, None]:
     def convert() -> Iterator[pa.RecordBatch]:
         for chunk in export_sqlite.raw_chunks(session, filters, rendered, chunk_rows):
             yield arrow_batch_from(chunk, columns, schema)

@@ -186,8 +186,11 @@ def bulk_cursors(connection: Connection, uri: str, snapshot: str, count: int) ->
         yield cursors
 
 
-LOOKUPS: tuple[tuple[Any, Any], ...] = ((Author, Mention.author_id), (Brand, Mention.brand_id),
-                                        (User, Mention.assignee_id))  # fmt: skip
+LOOKUPS: tuple[tuple[Any, Any], ...] = (
+    (Author, Mention.author_id),
+    (Brand, Mention.brand_id),
+    (User, Mention.assignee_id),
+)
 """Tables whose export columns (author handle, name, followers, verified; brand name; assignee) can be joined
 on the client: by key from one copy of the table read in the export's snapshot, instead of an index look-up
 per row in the server (authors: ~0.9 s of server CPU per 500,000-row part)."""
@@ -287,8 +290,15 @@ def client_join_plan(columns: Sequence[Column], schema: pa.Schema, tables: Seque
     return Plan(server, pa.schema(fields), lookups, placed)
 
 
-def read_lookup(cursor: Any, connection: Connection, table: Any, key: int, columns: Sequence[Column],
-                indexes: Sequence[int], schema: pa.Schema) -> Lookup:  # fmt: skip
+def read_lookup(
+    cursor: Any,
+    connection: Connection,
+    table: Any,
+    key: int,
+    columns: Sequence[Column],
+    indexes: Sequence[int],
+    schema: pa.Schema,
+) -> Lookup:
     """``table``'s id and the columns at ``indexes`` (every row, this snapshot), sorted by id."""
     wanted = [columns[i] for i in indexes]
     query = select(table.id, *typed_columns(wanted))
@@ -304,8 +314,9 @@ def read_lookup(cursor: Any, connection: Connection, table: Any, key: int, colum
     return lookup(key, ids if order is None else ids[order], values)
 
 
-def joined(batches: Iterator[pa.RecordBatch], plan: Plan, read: Future[list[Lookup]],
-           schema: pa.Schema) -> Iterator[pa.RecordBatch]:  # fmt: skip
+def joined(
+    batches: Iterator[pa.RecordBatch], plan: Plan, read: Future[list[Lookup]], schema: pa.Schema
+) -> Iterator[pa.RecordBatch]:
     """The server's batches with the looked-up columns filled in, as batches of the export ``schema``.
 
     The lookup tables are read (``read``) while the first parts are: a part that starts before they are ready is
@@ -345,9 +356,17 @@ def client_tables(connection: Connection, rows: float) -> list[Any]:
     A table never analysed (``reltuples`` < 0) counts as small.
     """
     names = [table.__tablename__ for table, _ in LOOKUPS]
-    sizes = dict(connection.execute(text(
-        "SELECT t, c.reltuples FROM unnest(CAST(:names AS text[])) t LEFT JOIN pg_class c ON c.oid = to_regclass(t)"
-    ), {"names": names}).tuples().all())  # fmt: skip
+    sizes = dict(
+        connection.execute(
+            text(
+                "SELECT t, c.reltuples FROM unnest(CAST(:names AS text[])) t"
+                " LEFT JOIN pg_class c ON c.oid = to_regclass(t)"
+            ),
+            {"names": names},
+        )
+        .tuples()
+        .all()
+    )
     return [table for table, _ in LOOKUPS if float(sizes.get(table.__tablename__) or 0) <= 2 * rows]
 
 
@@ -379,8 +398,9 @@ WORKERS = 2
 """Connections reading parts at once.  Three on two cores: 6.29-6.47 s and peaks of 532-543 MB."""
 
 
-def parquet_batches(session: Session, filters: MentionFilters, columns: Sequence[Column], schema: pa.Schema,
-                    path: Path) -> Generator[pa.RecordBatch, None, None]:  # fmt: skip
+def parquet_batches(
+    session: Session, filters: MentionFilters, columns: Sequence[Column], schema: pa.Schema, path: Path
+) -> Generator[pa.RecordBatch, None, None]:
     """Typed batches in export order, read by ADBC: many parts read in turns on two connections on one snapshot.
 
     Raises :class:`Unavailable` (before yielding anything) when ADBC cannot be used.  ``path`` is unused
@@ -389,8 +409,9 @@ def parquet_batches(session: Session, filters: MentionFilters, columns: Sequence
     return _in_turns(session, filters, columns, schema, lambda batch: (batch,))
 
 
-def csv_chunks(session: Session, filters: MentionFilters, columns: Sequence[Column], schema: pa.Schema,
-               chunk_rows: int) -> Generator[tuple[memoryview, int], None, None]:  # fmt: skip
+def csv_chunks(
+    session: Session, filters: MentionFilters, columns: Sequence[Column], schema: pa.Schema, chunk_rows: int
+) -> Generator[tuple[memoryview, int], None, None]:
     """(CSV lines, rows) of at most ``chunk_rows`` rows, in export order, rendered in Arrow by the reading threads.
 
     Raises :class:`Unavailable` (before yielding anything) when ADBC cannot be used.
@@ -404,8 +425,13 @@ def csv_chunks(session: Session, filters: MentionFilters, columns: Sequence[Colu
     return _in_turns(session, filters, columns, schema, render)
 
 
-def _in_turns(session: Session, filters: MentionFilters, columns: Sequence[Column], schema: pa.Schema,
-              render: Callable[[pa.RecordBatch], Iterable[T]]) -> Generator[T, None, None]:  # fmt: skip
+def _in_turns(
+    session: Session,
+    filters: MentionFilters,
+    columns: Sequence[Column],
+    schema: pa.Schema,
+    render: Callable[[pa.RecordBatch], Iterable[T]],
+) -> Generator[T, None, None]:
     _dbapi()
     engine: Engine = session.get_bind()  # type: ignore[assignment]
     with export_pg.snapshot_connections(engine, 1) as (first,):
@@ -417,10 +443,16 @@ def _in_turns(session: Session, filters: MentionFilters, columns: Sequence[Colum
         plan = client_join_plan(columns, schema, tables)
         workers = min(WORKERS, len(parts))
         lookup_cursors = 1 if plan.lookups else 0  # its own connection: read while the parts' queries start
-        with (bulk_cursors(first, libpq_uri(engine.url), snapshot, workers + lookup_cursors) as cursors,
-              ThreadPoolExecutor(1, thread_name_prefix="export-lookups") as pool):  # fmt: skip
-            read = pool.submit(lambda: [read_lookup(cursors[-1], first, table, key, columns, filled, schema)
-                                        for table, key, filled in plan.lookups])  # fmt: skip
+        with (
+            bulk_cursors(first, libpq_uri(engine.url), snapshot, workers + lookup_cursors) as cursors,
+            ThreadPoolExecutor(1, thread_name_prefix="export-lookups") as pool,
+        ):
+            read = pool.submit(
+                lambda: [
+                    read_lookup(cursors[-1], first, table, key, columns, filled, schema)
+                    for table, key, filled in plan.lookups
+                ]
+            )
             sqls = export_pg.literal_sqls(first, typed_columns(plan.server), parts)  # while the lookups are read
 
             def rendered(cursor: Any, sql: str) -> Generator[T, None, None]:

@@ -35,7 +35,7 @@ from sqlalchemy import (
     literal,
     select,
     type_coerce,
-)  # fmt: skip
+)
 from sqlalchemy.orm import Session
 
 from console.services.mention_query import Column, _Current

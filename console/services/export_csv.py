@@ -117,8 +117,13 @@ def iso_from_timestamps(times: pa.Array) -> pa.Array:
         high, low = np.divmod(fraction, 1000)
         digits = _three_digits()
         dotted = pc.binary_join_element_wise(".", digits.take(pa.array(high)), digits.take(pa.array(low)), "")
-        text = pc.replace_with_mask(text, pa.array(fraction != 0), pc.binary_join_element_wise(
-            text.filter(pa.array(fraction != 0)), dotted.filter(pa.array(fraction != 0)), ""))  # fmt: skip
+        text = pc.replace_with_mask(
+            text,
+            pa.array(fraction != 0),
+            pc.binary_join_element_wise(
+                text.filter(pa.array(fraction != 0)), dotted.filter(pa.array(fraction != 0)), ""
+            ),
+        )
     text = pc.binary_join_element_wise(text, "Z", "")
     if times.null_count == 0:
         return text
@@ -142,8 +147,10 @@ def _three_digits() -> pa.Array:
 def joined_bytes(lines: pa.Array) -> memoryview:
     """The string array's characters end to end (its values are whole lines, none NULL)."""
     offsets = lines.buffers()[1]
-    start, end = (int.from_bytes(offsets[(lines.offset + i) * 4 : (lines.offset + i + 1) * 4], "little", signed=True)
-                  for i in (0, len(lines)))  # fmt: skip
+    start, end = (
+        int.from_bytes(offsets[(lines.offset + i) * 4 : (lines.offset + i + 1) * 4], "little", signed=True)
+        for i in (0, len(lines))
+    )
     return memoryview(lines.buffers()[2])[start:end]
 
 

@@ -92,9 +92,12 @@ def split(connection: Connection, filters: MentionFilters, parts: int = PARTS) -
     cuts: list[datetime] = []
     for k in range(1, parts):
         cut = connection.scalar(
-            select(Mention.created_at).where(*where(filters)).order_by(Mention.created_at)
-            .offset(total * k // parts).limit(1)
-        )  # fmt: skip
+            select(Mention.created_at)
+            .where(*where(filters))
+            .order_by(Mention.created_at)
+            .offset(total * k // parts)
+            .limit(1)
+        )
         if cut is not None and (not cuts or cut > cuts[-1]) and (filters.since is None or cut > filters.since):
             cuts.append(cut)
     bounds: list[datetime | None] = [filters.since, *cuts, filters.until]
@@ -126,8 +129,9 @@ def literal_sqls(connection: Connection, cells: Sequence[Any], parts: Sequence[M
     for part in parts:
         shape = (part.since is None, part.until is None)
         if shape not in templates:
-            stand_in = dataclasses.replace(part, since=part.since and STAND_IN_SINCE,
-                                           until=part.until and STAND_IN_UNTIL)  # fmt: skip
+            stand_in = dataclasses.replace(
+                part, since=part.since and STAND_IN_SINCE, until=part.until and STAND_IN_UNTIL
+            )
             query = base_query([Column(f"c{i}", c, "str") for i, c in enumerate(cells)], stand_in)
             compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
             params = compiled.construct_params()
@@ -140,8 +144,9 @@ def literal_sqls(connection: Connection, cells: Sequence[Any], parts: Sequence[M
     return out
 
 
-def estimated_split(connection: Connection, filters: MentionFilters, parts: int = PARTS,
-                    part_rows: int | None = None) -> list[MentionFilters] | None:  # fmt: skip
+def estimated_split(
+    connection: Connection, filters: MentionFilters, parts: int = PARTS, part_rows: int | None = None
+) -> list[MentionFilters] | None:
     """The filters cut at ``created_at`` quantiles taken from the planner's statistics, without reading a row.
 
     :func:`split` counts the matching rows and seeks to the median: ~1.6 s before the
@@ -155,8 +160,11 @@ def estimated_split(connection: Connection, filters: MentionFilters, parts: int 
     if plan[0]["Plan"]["Plan Rows"] < max(PARALLEL_MIN_ROWS, parts):
         return [filters]
     bounds: list[datetime] | None = connection.execute(HISTOGRAM, {"table": Mention.__tablename__}).scalar()
-    inside = [b for b in bounds or [] if (filters.since is None or b > filters.since) and
-              (filters.until is None or b < filters.until)]  # fmt: skip
+    inside = [
+        b
+        for b in bounds or []
+        if (filters.since is None or b > filters.since) and (filters.until is None or b < filters.until)
+    ]
     if len(inside) < 2 * parts:
         return None
     if part_rows:  # as many parts as make ``part_rows`` each, while every part keeps two histogram buckets
@@ -254,8 +262,9 @@ def copy_rows(
                 driver(connection).cancel_safe()
 
 
-def copy_csv(connection: Connection, sql: str, params: Any, file: BinaryIO, block_rows: int,
-             report: Callable[[int], None]) -> int:  # fmt: skip
+def copy_csv(
+    connection: Connection, sql: str, params: Any, file: BinaryIO, block_rows: int, report: Callable[[int], None]
+) -> int:
     """Write a ``COPY ... (FORMAT csv)`` into ``file`` as it comes; ``report`` gets the rows per block."""
     rows = 0
     for block in copy_rows(connection, sql, params, block_rows):
@@ -301,9 +310,13 @@ def arrow_batches(
     """A ``COPY`` of :func:`~console.services.export_columns.arrow_columns` parsed by Arrow in C++, typed."""
     read = pacsv.ReadOptions(column_names=[c.name for c in columns], block_size=CSV_BLOCK_BYTES, use_threads=False)
     convert = pacsv.ConvertOptions(
-        column_types=csv_read_types(columns), strings_can_be_null=True, quoted_strings_can_be_null=False,
-        null_values=[""], true_values=["t"], false_values=["f"],
-    )  # fmt: skip
+        column_types=csv_read_types(columns),
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        null_values=[""],
+        true_values=["t"],
+        false_values=["f"],
+    )
     blocks = copy_rows(connection, sql, params)
     stream = CopyStream(blocks)
     try:
@@ -384,8 +397,15 @@ def part_files(path: Path, count: int) -> Iterator[list[Path]]:
             part.unlink(missing_ok=True)
 
 
-def write_csv(session: Session, filters: MentionFilters, cells: Sequence[Any], header: bytes, path: Path,
-              block_rows: int, progress: ProgressFn) -> int:  # fmt: skip
+def write_csv(
+    session: Session,
+    filters: MentionFilters,
+    cells: Sequence[Any],
+    header: bytes,
+    path: Path,
+    block_rows: int,
+    progress: ProgressFn,
+) -> int:
     """CSV by ``COPY``: the header, then each part's rows straight from the server to the file, in order."""
     engine: Engine = session.get_bind()  # type: ignore[assignment]
     with snapshot_connections(engine, PARTS) as connections:
@@ -405,8 +425,14 @@ def write_csv(session: Session, filters: MentionFilters, cells: Sequence[Any], h
     return rows
 
 
-def parquet_batches(session: Session, filters: MentionFilters, cells: Sequence[Any], columns: Sequence[Column],
-                    schema: pa.Schema, path: Path) -> Generator[pa.RecordBatch, None, None]:  # fmt: skip
+def parquet_batches(
+    session: Session,
+    filters: MentionFilters,
+    cells: Sequence[Any],
+    columns: Sequence[Column],
+    schema: pa.Schema,
+    path: Path,
+) -> Generator[pa.RecordBatch, None, None]:
     """Typed batches in export order: the first part as it comes while later parts spool beside ``path``."""
     engine: Engine = session.get_bind()  # type: ignore[assignment]
     with snapshot_connections(engine, PARTS) as connections:
@@ -416,8 +442,10 @@ def parquet_batches(session: Session, filters: MentionFilters, cells: Sequence[A
             return arrow_batches(connections[i], *copy_sql(engine, cells, parts[i]), columns, schema)
 
         with part_files(path, len(parts)) as rest:
-            jobs = [Background(partial(spool, batches(i), spool_path, schema), cancel(connections[i]))
-                    for i, spool_path in enumerate(rest, 1)]  # fmt: skip
+            jobs = [
+                Background(partial(spool, batches(i), spool_path, schema), cancel(connections[i]))
+                for i, spool_path in enumerate(rest, 1)
+            ]
             try:
                 yield from batches(0)
                 for job, spool_path in zip(jobs, rest, strict=True):

@@ -73,8 +73,7 @@ def database_file(session: Session) -> Path | None:
     return path if path.is_file() else None
 
 
-def typed_sql(session: Session, rendered: Sequence[Column], filters: MentionFilters | None,
-              table: Any = None) -> str:  # fmt: skip
+def typed_sql(session: Session, rendered: Sequence[Column], filters: MentionFilters | None, table: Any = None) -> str:
     """The export query (or ``table``'s rows) behind one typed sentinel row, parameters quoted in by SQLAlchemy."""
     sentinel = select(*[literal(SENTINEL.get(c.kind, "")).label(c.name) for c in rendered])
     rows = base_query(rendered, filters) if filters is not None else select(*[c.source for c in rendered])
@@ -93,8 +92,9 @@ def typed_sqls(session: Session, rendered: Sequence[Column], parts: Sequence[Men
     dialect = session.get_bind().dialect
 
     def quoted(value: datetime) -> str:
-        return str(literal(value, Mention.created_at.type).compile(dialect=dialect,
-                                                                  compile_kwargs={"literal_binds": True}))  # fmt: skip
+        return str(
+            literal(value, Mention.created_at.type).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+        )
 
     stand_ins = {"since": export_pg.STAND_IN_SINCE, "until": export_pg.STAND_IN_UNTIL}
     templates: dict[tuple[bool, bool], str] = {}
@@ -162,8 +162,9 @@ def raw_batches(cursor: Any, sql: str) -> Generator[pa.RecordBatch, None, None]:
 
 def typed(batch: pa.RecordBatch, columns: Sequence[Column], schema: pa.Schema) -> pa.RecordBatch:
     """A driver batch of :func:`~console.services.export_columns.arrow_columns` cells as a batch of ``schema``."""
-    arrays = [_as_type(array, column, field.type) for array, column, field in zip(batch.columns, columns, schema,
-                                                                                strict=True)]  # fmt: skip
+    arrays = [
+        _as_type(array, column, field.type) for array, column, field in zip(batch.columns, columns, schema, strict=True)
+    ]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -184,12 +185,23 @@ def server_cells(session: Session, columns: Sequence[Column]) -> list[Column]:
     (:func:`~console.services.export_columns.topics_from_jsonb`) instead of by a ``json_each`` subquery per row.
     """
     cells = arrow_columns(session, columns)
-    return [Column(c.name, func.json(c.source).label(f"c{i}"), "json-list") if c.kind == "list" else
-            Column(c.name, cell, c.kind) for i, (c, cell) in enumerate(zip(columns, cells, strict=True))]  # fmt: skip
+    return [
+        Column(c.name, func.json(c.source).label(f"c{i}"), "json-list")
+        if c.kind == "list"
+        else Column(c.name, cell, c.kind)
+        for i, (c, cell) in enumerate(zip(columns, cells, strict=True))
+    ]
 
 
-def read_lookup(cursor: Any, session: Session, table: Any, key: int, columns: Sequence[Column],
-                indexes: Sequence[int], schema: pa.Schema) -> export_adbc.Lookup:  # fmt: skip
+def read_lookup(
+    cursor: Any,
+    session: Session,
+    table: Any,
+    key: int,
+    columns: Sequence[Column],
+    indexes: Sequence[int],
+    schema: pa.Schema,
+) -> export_adbc.Lookup:
     """``table``'s id and the export columns at ``indexes`` (every row, the cursor's snapshot), sorted by id."""
     wanted = [Column("id", table.id, "int"), *server_cells(session, [columns[i] for i in indexes])]
     batches = list(raw_batches(cursor, typed_sql(session, wanted, None, table)))
@@ -244,9 +256,13 @@ def stepped_split(connection: Connection, filters: MentionFilters, part_rows: in
 
 
 def parquet_batches(
-    session: Session, path: Path, filters: MentionFilters, columns: Sequence[Column], schema: pa.Schema,
+    session: Session,
+    path: Path,
+    filters: MentionFilters,
+    columns: Sequence[Column],
+    schema: pa.Schema,
     batch_rows: int,
-) -> Generator[pa.RecordBatch, None, None]:  # fmt: skip
+) -> Generator[pa.RecordBatch, None, None]:
     """Typed batches in export order: ~``TURN_ROWS``-row parts read in turns by two connections on one snapshot.
 
     Two halves would leave the second to be written alone at the end while one core idles (1.4-2.0 CPU-s of a
@@ -259,9 +275,13 @@ def parquet_batches(
 
 
 def csv_chunks(
-    session: Session, path: Path, filters: MentionFilters, columns: Sequence[Column], schema: pa.Schema,
+    session: Session,
+    path: Path,
+    filters: MentionFilters,
+    columns: Sequence[Column],
+    schema: pa.Schema,
     batch_rows: int,
-) -> Generator[tuple[memoryview, int], None, None]:  # fmt: skip
+) -> Generator[tuple[memoryview, int], None, None]:
     """(CSV lines, rows) in export order: :func:`parquet_batches`' batches rendered by the reading threads."""
 
     def render(batch: pa.RecordBatch) -> Iterator[tuple[memoryview, int]]:
@@ -271,19 +291,30 @@ def csv_chunks(
 
 
 def _in_turns(
-    session: Session, path: Path, filters: MentionFilters, columns: Sequence[Column], schema: pa.Schema,
-    batch_rows: int, render: Callable[[pa.RecordBatch], Iterable[T]],
-) -> Generator[T, None, None]:  # fmt: skip
+    session: Session,
+    path: Path,
+    filters: MentionFilters,
+    columns: Sequence[Column],
+    schema: pa.Schema,
+    batch_rows: int,
+    render: Callable[[pa.RecordBatch], Iterable[T]],
+) -> Generator[T, None, None]:
     parts = stepped_split(session.connection(), filters, TURN_ROWS)
     tables = [table for table, _ in export_adbc.LOOKUPS] if len(parts) > 1 else []
     plan = export_adbc.client_join_plan(columns, schema, tables)
     server = server_cells(session, plan.server)
     sqls = typed_sqls(session, server, parts)
     workers = min(WORKERS, len(parts))
-    with (snapshot_cursors(path, workers + (1 if plan.lookups else 0), batch_rows) as cursors,
-          ThreadPoolExecutor(1, thread_name_prefix="export-lookups") as pool):  # fmt: skip
-        read = pool.submit(lambda: [read_lookup(cursors[-1], session, table, key, columns, filled, schema)
-                                    for table, key, filled in plan.lookups])  # fmt: skip
+    with (
+        snapshot_cursors(path, workers + (1 if plan.lookups else 0), batch_rows) as cursors,
+        ThreadPoolExecutor(1, thread_name_prefix="export-lookups") as pool,
+    ):
+        read = pool.submit(
+            lambda: [
+                read_lookup(cursors[-1], session, table, key, columns, filled, schema)
+                for table, key, filled in plan.lookups
+            ]
+        )
 
         def part(cursor: Any, sql: str) -> Generator[T, None, None]:
             batches = (typed(batch, server, plan.schema) for batch in raw_batches(cursor, sql))

@@ -20,9 +20,11 @@ OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 ASSIGNEE_ANYONE, ASSIGNEE_ME, ASSIGNEE_UNASSIGNED = "anyone", "me", "unassigned"
 SORT_PRIORITY, SORT_DUE, SORT_NEWEST, SORT_OLDEST = "priority", "due", "newest", "oldest"
 SORTS = {
-    SORT_PRIORITY: "priority, then SLA due time", SORT_DUE: "SLA due soonest",
-    SORT_NEWEST: "newest first", SORT_OLDEST: "oldest first",
-}  # fmt: skip
+    SORT_PRIORITY: "priority, then SLA due time",
+    SORT_DUE: "SLA due soonest",
+    SORT_NEWEST: "newest first",
+    SORT_OLDEST: "oldest first",
+}
 """Each sort the Inbox offers, in words; priority is the default and walks the open-queue index."""
 
 
@@ -150,9 +152,11 @@ def _where(filters: InboxFilters) -> list[Any]:
         clauses.append(status_in(statuses) if statuses else false())
     pairs = [
         (Mention.brand_id, filters.brand_ids),
-        (Mention.platform, filters.platforms), (Mention.sentiment, filters.sentiments),
-        (Mention.urgency, filters.urgencies), (Mention.language, filters.languages),
-    ]  # fmt: skip
+        (Mention.platform, filters.platforms),
+        (Mention.sentiment, filters.sentiments),
+        (Mention.urgency, filters.urgencies),
+        (Mention.language, filters.languages),
+    ]
     clauses += [column.in_(list(values)) for column, values in pairs if values]
     if (assignee := _assignee_clause(filters)) is not None:
         clauses.append(assignee)
@@ -219,7 +223,7 @@ def _queue_query(filters: InboxFilters) -> Select[Any]:
             Mention.sla_started_at,
             Mention.sla_responded_at,
             Mention.escalation_queue,
-        )  # fmt: skip
+        )
         .outerjoin(Brand, Brand.id == Mention.brand_id)
         .outerjoin(Author, Author.id == Mention.author_id)
         .outerjoin(User, User.id == Mention.assignee_id)

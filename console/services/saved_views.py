@@ -130,8 +130,9 @@ def rename_view(session: Session, actor: Actor, view_id: int, name: str) -> Save
         raise SavedViewError(f"you already have a view called “{clean}”")
     before = row.name
     row.name = clean
-    audit.record(session, actor, "saved_view.rename", "saved_view", view_id, before={"name": before},
-                 after={"name": clean})  # fmt: skip
+    audit.record(
+        session, actor, "saved_view.rename", "saved_view", view_id, before={"name": before}, after={"name": clean}
+    )
     return row
 
 
@@ -139,8 +140,9 @@ def delete_view(session: Session, actor: Actor, view_id: int) -> None:
     """Delete one of the person's own views."""
     require(actor, Permission.READ)
     row = _own(session, actor, view_id)
-    audit.record(session, actor, "saved_view.delete", "saved_view", view_id,
-                 before={"name": row.name, "query": row.query})  # fmt: skip
+    audit.record(
+        session, actor, "saved_view.delete", "saved_view", view_id, before={"name": row.name, "query": row.query}
+    )
     session.delete(row)
 
 

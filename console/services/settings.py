@@ -17,9 +17,9 @@ from console.config import TOPIC_VOCABULARY, AppConfig, VoiceRules, format_error
 from console.domain.sla import SlaPolicy, SlaTargets
 from console.services import audit
 from console.services.auth import revoke_all
-from console.services.composer import VARIABLES, TemplateError, template_variables
 from console.services.errors import ServiceError
 from console.services.permissions import Actor, Permission, require
+from console.services.replies.composer import VARIABLES, TemplateError, template_variables
 from console.services.users import create_user
 from storage.enums import Role
 from storage.models import Brand, Setting, Source, Template, User

@@ -54,10 +54,14 @@ class SlaClocks:
         """What ``mention``'s clock reads (anything with the mention's ``sla_*``, status and brand fields)."""
         status = getattr(mention.status, "value", mention.status)
         return read_clock(
-            due_at=mention.sla_due_at, at_risk_at=mention.sla_at_risk_at, started_at=mention.sla_started_at,
-            responded_at=mention.sla_responded_at, is_open=status in OPEN_VALUES, now=now or datetime.now(UTC),
+            due_at=mention.sla_due_at,
+            at_risk_at=mention.sla_at_risk_at,
+            started_at=mention.sla_started_at,
+            responded_at=mention.sla_responded_at,
+            is_open=status in OPEN_VALUES,
+            now=now or datetime.now(UTC),
             clock=self.brand(mention.brand_id).clock(mention.urgency),
-        )  # fmt: skip
+        )
 
 
 def clocks_or_config(session: Session, clocks: SlaClocks | None) -> SlaClocks:
@@ -66,10 +70,21 @@ def clocks_or_config(session: Session, clocks: SlaClocks | None) -> SlaClocks:
 
 
 _CLOCK_COLUMNS = (
-    Mention.id, Mention.brand_id, Mention.platform, Mention.conversation_id, Mention.external_id,
-    Mention.created_at, Mention.fetched_at, Mention.urgency, Mention.replyable, Mention.is_brand_post,
-    Mention.first_response_at, Mention.sla_kind, Mention.sla_started_at, Mention.sla_responded_at,
-)  # fmt: skip
+    Mention.id,
+    Mention.brand_id,
+    Mention.platform,
+    Mention.conversation_id,
+    Mention.external_id,
+    Mention.created_at,
+    Mention.fetched_at,
+    Mention.urgency,
+    Mention.replyable,
+    Mention.is_brand_post,
+    Mention.first_response_at,
+    Mention.sla_kind,
+    Mention.sla_started_at,
+    Mention.sla_responded_at,
+)
 
 
 def _first_start(row: Any, clock: BrandClock) -> datetime:
@@ -101,9 +116,12 @@ def _answered_threads(session: Session, rows: Sequence[Any]) -> dict[tuple[str, 
 
 def _round_values(rnd: Round, *, first_round: bool, now: datetime) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "sla_kind": rnd.kind.value, "sla_started_at": rnd.started_at, "sla_at_risk_at": rnd.at_risk_at,
-        "sla_due_at": rnd.due_at, "updated_at": now,
-    }  # fmt: skip
+        "sla_kind": rnd.kind.value,
+        "sla_started_at": rnd.started_at,
+        "sla_at_risk_at": rnd.at_risk_at,
+        "sla_due_at": rnd.due_at,
+        "updated_at": now,
+    }
     if first_round:
         values["first_response_due_at"] = rnd.due_at
     return values
@@ -179,10 +197,17 @@ def stop_clocks(session: Session, mention_id: int, at: datetime, *, now: datetim
     ).first()
     if m is None:
         return 0
-    same_thread = and_(
-        Mention.platform == m.platform, Mention.conversation_id == m.conversation_id,
-        Mention.author_id == m.author_id, Mention.is_brand_post.is_(False), Mention.created_at <= at,
-    ) if m.conversation_id and m.author_id is not None else None  # fmt: skip
+    same_thread = (
+        and_(
+            Mention.platform == m.platform,
+            Mention.conversation_id == m.conversation_id,
+            Mention.author_id == m.author_id,
+            Mention.is_brand_post.is_(False),
+            Mention.created_at <= at,
+        )
+        if m.conversation_id and m.author_id is not None
+        else None
+    )
     target = or_(Mention.id == mention_id, same_thread) if same_thread is not None else Mention.id == mention_id
     waiting = or_(Mention.sla_started_at.is_(None), Mention.sla_started_at <= at)
     stopped = session.execute(

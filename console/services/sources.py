@@ -50,7 +50,7 @@ def source_health(session: Session, *, month: str | None = None) -> list[SourceH
             s.reads_used if s.reads_month in (month, None) else 0,
             s.mentions_ingested,
             s.lease_owner,
-        )  # fmt: skip
+        )
         for s in session.scalars(select(Source).order_by(Source.name))
     ]
     return sorted(rows, key=lambda r: HEALTH_ORDER.get(r.health, 9))

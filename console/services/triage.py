@@ -88,8 +88,15 @@ def open_for_reply(session: Session, actor: Actor, mention_id: int, *, now: date
         m = _mention(session, mention_id)
         if m.status is MentionStatus.NEW:
             m.status = MentionStatus.OPEN
-        audit.record(session, actor, "mention.claim", "mention", mention_id,
-                     before={"assignee": None}, after={"assignee": actor.username, "at": now.isoformat()})  # fmt: skip
+        audit.record(
+            session,
+            actor,
+            "mention.claim",
+            "mention",
+            mention_id,
+            before={"assignee": None},
+            after={"assignee": actor.username, "at": now.isoformat()},
+        )
     state = claim_state(session, actor, mention_id)
     return Claim(state.mention_id, state.assignee_id, state.assignee, state.since, state.mine, claimed)
 
@@ -99,13 +106,22 @@ def take_over(session: Session, actor: Actor, mention_id: int, *, now: datetime 
     require(actor, Permission.REPLY)
     now = now or datetime.now(UTC)
     m = _mention(session, mention_id)
-    before = {"assignee": _username(session, m.assignee_id),
-              "since": m.assigned_at.isoformat() if m.assigned_at else None}  # fmt: skip
+    before = {
+        "assignee": _username(session, m.assignee_id),
+        "since": m.assigned_at.isoformat() if m.assigned_at else None,
+    }
     m.assignee_id, m.assigned_at = actor.id, now
     if m.status is MentionStatus.NEW:
         m.status = MentionStatus.OPEN
-    audit.record(session, actor, "mention.takeover", "mention", mention_id, before=before,
-                 after={"assignee": actor.username, "at": now.isoformat()})  # fmt: skip
+    audit.record(
+        session,
+        actor,
+        "mention.takeover",
+        "mention",
+        mention_id,
+        before=before,
+        after={"assignee": actor.username, "at": now.isoformat()},
+    )
     return Claim(m.id, actor.id, actor.username, now, True, True)
 
 
@@ -282,15 +298,17 @@ def correct_label(
     current = session.scalar(
         select(Classification.id).where(Classification.mention_id == mention_id, Classification.is_current)
     )
-    feedback = LabelFeedback(mention_id=mention_id, user_id=actor.id, classification_id=current,
-                             field=which, old_value=old, new_value=value)  # fmt: skip
+    feedback = LabelFeedback(
+        mention_id=mention_id, user_id=actor.id, classification_id=current, field=which, old_value=old, new_value=value
+    )
     session.add(feedback)
     setattr(m, which.value, value)
     m.updated_at = datetime.now(UTC)
     if which is FeedbackField.URGENCY:
         start_clocks(session, clocks_or_config(session, clocks), [mention_id])
-    audit.record(session, actor, "mention.label", "mention", mention_id,
-                 before={which.value: old}, after={which.value: value})  # fmt: skip
+    audit.record(
+        session, actor, "mention.label", "mention", mention_id, before={which.value: old}, after={which.value: value}
+    )
     return feedback
 
 

@@ -37,8 +37,9 @@ def _mention_sentence(entry: AuditEntry, who: str) -> str | None:
         "mention.claim": lambda: f"{who} claimed it",
         "mention.takeover": lambda: f"{who} took over from {_get(before, 'assignee') or 'nobody'}",
         "mention.release": lambda: f"{who} gave it back to the queue",
-        "mention.assign": lambda: f"{who} assigned it to {_get(after, 'assignee')}" if _get(after, "assignee")
-        else f"{who} unassigned it",
+        "mention.assign": lambda: (
+            f"{who} assigned it to {_get(after, 'assignee')}" if _get(after, "assignee") else f"{who} unassigned it"
+        ),
         "mention.status": lambda: _status(who, before, after),
         "mention.tag": lambda: f"{who} tagged it “{_get(after, 'tag')}”",
         "mention.note": lambda: f"{who} added a note",
@@ -46,7 +47,7 @@ def _mention_sentence(entry: AuditEntry, who: str) -> str | None:
         "mention.escalate": lambda: _escalation(who, before, after),
         "mention.de_escalate": lambda: f"{who} de-escalated it from {_get(before, 'queue')}" + _note(after),
         "mention.hand_back": lambda: f"{who} handed it back from {_get(before, 'queue')}" + _note(after),
-    }  # fmt: skip
+    }
     make = table.get(entry.action)
     return make() if make else None
 

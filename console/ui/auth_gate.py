@@ -59,9 +59,14 @@ def sync_cookie() -> None:
         return
     with st.sidebar:
         if action["method"] == "set":
-            _cookie_component(method="set", cookie=SESSION_COOKIE, value=action["value"], key="md_cookie_set",
-                              options={"path": "/", "expires": action["expires"], "sameSite": "strict"},
-                              default=False)  # fmt: skip
+            _cookie_component(
+                method="set",
+                cookie=SESSION_COOKIE,
+                value=action["value"],
+                key="md_cookie_set",
+                options={"path": "/", "expires": action["expires"], "sameSite": "strict"},
+                default=False,
+            )
         else:
             _cookie_component(method="delete", cookie=SESSION_COOKIE, key="md_cookie_delete", default=False)
 
@@ -84,8 +89,11 @@ def sign_in_form() -> None:
             st.error("Wrong username or password.")
         else:
             st.session_state[TOKEN_KEY] = signed.token
-            st.session_state[COOKIE_ACTION_KEY] = {"method": "set", "value": signed.token,
-                                                   "expires": signed.expires_at.isoformat()}  # fmt: skip
+            st.session_state[COOKIE_ACTION_KEY] = {
+                "method": "set",
+                "value": signed.token,
+                "expires": signed.expires_at.isoformat(),
+            }
             st.rerun()
     st.caption("Single sign-on can be enabled instead: see docs/sign-in.md.")
 

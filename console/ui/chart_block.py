@@ -4,7 +4,7 @@ The table shows the same rows as the chart with headers in words and values with
 ("Median first response" · "34 min", "Within SLA" · "87 %").  The CSV keeps numbers for a spreadsheet,
 under snake_case headers that carry the unit (``median_first_response_min``, ``within_sla_pct``).
 Both come from one list of :class:`Column`, so they never disagree.  Dates read one way on the whole
-dashboard (:mod:`console.services.dashboard_filters`): "Fri 27 Nov" on axes, in tooltips and in tables
+dashboard (:mod:`console.services.dashboard.filters`): "Fri 27 Nov" on axes, in tooltips and in tables
 (with the time for hours), "27 Nov 2026" in captions.
 """
 
@@ -21,14 +21,17 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from console.services.dashboard_filters import day_words
-from console.services.dashboard_team import seconds_label
+from console.services.dashboard.filters import day_words
+from console.services.dashboard.team import seconds_label
 from console.services.export import neutralise
 
 PLATFORM_NAMES = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky", "reddit": "Reddit", "rss": "News (RSS)"}
 WORDS = {
-    "delivery_luggage": "Delivery & luggage", "(unassigned)": "Unassigned", "(no brand)": "No brand", "(none)": "None",
-}  # fmt: skip
+    "delivery_luggage": "Delivery & luggage",
+    "(unassigned)": "Unassigned",
+    "(no brand)": "No brand",
+    "(none)": "None",
+}
 """Values whose words are not just their name with spaces."""
 _MACHINE = re.compile(r"[a-z][a-z0-9_]*")
 

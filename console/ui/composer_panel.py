@@ -7,7 +7,11 @@ from collections.abc import Callable
 import streamlit as st
 
 from console.config import VoiceRules
-from console.services.composer import (
+from console.domain.voice import Finding, check_reply
+from console.services.errors import ServiceError
+from console.services.inbox import MentionDetail
+from console.services.permissions import Actor
+from console.services.replies.composer import (
     TemplateError,
     agent_sign_off,
     char_count,
@@ -17,15 +21,11 @@ from console.services.composer import (
     preselect,
     render,
 )
-from console.services.drafts import discard_draft, draft_of, save_draft
-from console.services.errors import ServiceError
-from console.services.inbox import MentionDetail
-from console.services.outbox import UnresolvedReplyError
-from console.services.permissions import Actor
-from console.services.replying import Draft, NeedsConfirmation, VoiceCheckFailed, new_send_key, send_reply
+from console.services.replies.drafts import discard_draft, draft_of, save_draft
+from console.services.replies.outbox import UnresolvedReplyError
+from console.services.replies.send import Draft, NeedsConfirmation, VoiceCheckFailed, new_send_key, send_reply
+from console.services.replies.suggestions import EMBEDDING_POOL_SIZE, POOL_SIZE, suggest_replies
 from console.services.store import Store
-from console.services.suggestions import EMBEDDING_POOL_SIZE, POOL_SIZE, suggest_replies
-from console.services.voice import Finding, check_reply
 from console.ui.resources import suggestion_encoder
 from console.ui.safe import escape_markdown
 
@@ -58,16 +58,25 @@ def _templates(store: Store, detail: MentionDetail, values: dict[str, str], topi
         only_topic = st.toggle(f"Only for this topic ({topic_words})", key=f"tpl_topic_{m.id}")
         with store.read() as session:
             templates = list_templates(
-                session, brand_id=m.brand_id, topics=topics, search=search, topic_only=only_topic,
+                session,
+                brand_id=m.brand_id,
+                topics=topics,
+                search=search,
+                topic_only=only_topic,
                 sentiment=m.sentiment,
-            )  # fmt: skip
+            )
         if not templates:
             st.caption("No saved reply matches.")
             return
         best = preselect(templates, topics, m.sentiment)
-        chosen = st.selectbox("Template", templates, index=templates.index(best) if best is not None else None,
-                              format_func=lambda t: t.name, key=f"tpl_pick_{m.id}",
-                              placeholder="Choose a saved reply (none fits this mention's topic and mood)")  # fmt: skip
+        chosen = st.selectbox(
+            "Template",
+            templates,
+            index=templates.index(best) if best is not None else None,
+            format_func=lambda t: t.name,
+            key=f"tpl_pick_{m.id}",
+            placeholder="Choose a saved reply (none fits this mention's topic and mood)",
+        )
         if chosen is not None:
             try:
                 preview = render(chosen.body, values)
@@ -96,8 +105,12 @@ def _suggestions(store: Store, detail: MentionDetail, values: dict[str, str], ru
         for i, s in enumerate(found):
             text = personalise(s.reply_text, old_names=s.customer_names, values=values, sign_off_pattern=rules.sign_off)
             st.markdown(f"{escape_markdown(text)}  \n*similar to:* {escape_markdown(s.answered[:120])}")
-            st.button(f"Use suggestion {i + 1} ({s.score:.0%} similar)", key=f"sug_{detail.mention.id}_{i}",
-                      on_click=_use, args=(detail.mention.id, text))  # fmt: skip
+            st.button(
+                f"Use suggestion {i + 1} ({s.score:.0%} similar)",
+                key=f"sug_{detail.mention.id}_{i}",
+                on_click=_use,
+                args=(detail.mention.id, text),
+            )
 
 
 def _restore_draft(store: Store, actor: Actor, mention_id: int, draft_key: str) -> None:
@@ -155,16 +168,20 @@ def composer(
     unresolved = False
     if st.session_state.get(f"parked_{m.id}"):
         unresolved = st.checkbox(
-            "I checked the thread on the network: the earlier reply is not there", key=f"unresolved_{m.id}",
+            "I checked the thread on the network: the earlier reply is not there",
+            key=f"unresolved_{m.id}",
             help="A manager can also settle the parked reply above; confirming settles it as not posted",
-        )  # fmt: skip
+        )
     send, send_next, _ = st.columns([1, 1, 1])
     disabled = not text.strip() or blocking
     clicked = send.button("Send reply", type="primary", icon=":material/send:", key=f"send_{m.id}", disabled=disabled)
     clicked_next = then_next is not None and send_next.button(
-        "Send & next", icon=":material/skip_next:", key=f"send_next_{m.id}", disabled=disabled,
+        "Send & next",
+        icon=":material/skip_next:",
+        key=f"send_next_{m.id}",
+        disabled=disabled,
         help="Send, then open the next mention of your Inbox view",
-    )  # fmt: skip
+    )
     if clicked or clicked_next:
         draft = Draft(text, st.session_state[send_key], st.session_state.get(f"template_{m.id}"), confirmed, unresolved)
         if _send(store, actor, m.id, draft, rules):

@@ -20,12 +20,17 @@ END_WORDS = {"de-escalated": "de-escalated", "handed_back": "handed back", "move
 
 def _open_line(view: escalations.EscalationView, zone: ZoneInfo, now: datetime) -> str:
     by = escape_markdown(view.by)
-    line = (f"**{escape_markdown(view.queue_label)}** · by {by} at {local_time(view.at, zone)}: "
-            f"{escape_markdown(view.reason)}")  # fmt: skip
+    line = (
+        f"**{escape_markdown(view.queue_label)}** · by {by} at {local_time(view.at, zone)}: "
+        f"{escape_markdown(view.reason)}"
+    )
     if view.due_at is not None:
         left = view.due_at - now
-        line += (f" · queue answers within {duration_words(left)}" if left.total_seconds() > 0
-                 else f" · the queue's target passed {duration_words(left)} ago")  # fmt: skip
+        line += (
+            f" · queue answers within {duration_words(left)}"
+            if left.total_seconds() > 0
+            else f" · the queue's target passed {duration_words(left)} ago"
+        )
     return line
 
 
@@ -43,11 +48,11 @@ def escalation_panel(store: Store, actor: Actor, mention_id: int, config: Escala
             note = st.text_input("Note for the hand-back (optional)", key=f"esc_note_{mention_id}")
             a, b = st.columns(2)
             if a.button("Hand back", key=f"esc_back_{mention_id}", help="The queue has done its part"):
-                run_action("Hand back", store, escalations.end_escalation, actor, mention_id, hand_back=True,
-                           note=note)  # fmt: skip
+                run_action("Hand back", store, escalations.end_escalation, actor, mention_id, hand_back=True, note=note)
             if b.button("De-escalate", key=f"esc_down_{mention_id}", help="It did not need the queue"):
-                run_action("De-escalate", store, escalations.end_escalation, actor, mention_id, hand_back=False,
-                           note=note)  # fmt: skip
+                run_action(
+                    "De-escalate", store, escalations.end_escalation, actor, mention_id, hand_back=False, note=note
+                )
     else:
         st.caption("Not escalated.")
     if may:
@@ -56,8 +61,10 @@ def escalation_panel(store: Store, actor: Actor, mention_id: int, config: Escala
         ended = END_WORDS.get(past.end_action or "", past.end_action or "ended")
         who = f" by {escape_markdown(past.ended_by)}" if past.ended_by else ""
         note = f" ({escape_markdown(past.end_note)})" if past.end_note else ""
-        st.caption(f"{local_time(past.at, zone)} · {escape_markdown(past.queue_label)} ({escape_markdown(past.reason)})"
-                   f" — {ended}{who} at {local_time(past.ended_at, zone)}{note}")  # fmt: skip
+        st.caption(
+            f"{local_time(past.at, zone)} · {escape_markdown(past.queue_label)} ({escape_markdown(past.reason)})"
+            f" — {ended}{who} at {local_time(past.ended_at, zone)}{note}"
+        )
 
 
 def _escalate_form(store: Store, actor: Actor, mention_id: int, config: EscalationConfig, *, moving: bool) -> None:
@@ -65,8 +72,10 @@ def _escalate_form(store: Store, actor: Actor, mention_id: int, config: Escalati
     with st.expander(title, expanded=False), st.form(f"escalate_{mention_id}", clear_on_submit=True, border=False):
         labels = {q.label: q.name for q in config.queues}
         queue = st.selectbox("Queue", list(labels), key=f"esc_queue_{mention_id}")
-        reason = st.text_input("Why (everyone on the queue reads this)", key=f"esc_reason_{mention_id}",
-                               placeholder="e.g. threatens legal action over a refund")  # fmt: skip
+        reason = st.text_input(
+            "Why (everyone on the queue reads this)",
+            key=f"esc_reason_{mention_id}",
+            placeholder="e.g. threatens legal action over a refund",
+        )
         if st.form_submit_button("Escalate", type="primary"):
-            run_action("Escalate", store, escalations.escalate, actor, mention_id, labels[queue], reason,
-                       config=config)  # fmt: skip
+            run_action("Escalate", store, escalations.escalate, actor, mention_id, labels[queue], reason, config=config)

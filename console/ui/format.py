@@ -39,10 +39,15 @@ def local_time(at: datetime | None, zone: ZoneInfo) -> str:
 
 
 CLOCK_WORDS = {
-    ClockState.ON_TIME: "🟢 on time", ClockState.AT_RISK: "🟠 at risk", ClockState.PAUSED: "⏸️ paused",
-    ClockState.BREACHED: "🔴 breached", ClockState.MET: "✅ answered in time", ClockState.MISSED: "☑️ answered late",
-    ClockState.CLOSED: "⚪ closed unanswered", ClockState.NONE: "— no SLA",
-}  # fmt: skip
+    ClockState.ON_TIME: "🟢 on time",
+    ClockState.AT_RISK: "🟠 at risk",
+    ClockState.PAUSED: "⏸️ paused",
+    ClockState.BREACHED: "🔴 breached",
+    ClockState.MET: "✅ answered in time",
+    ClockState.MISSED: "☑️ answered late",
+    ClockState.CLOSED: "⚪ closed unanswered",
+    ClockState.NONE: "— no SLA",
+}
 """Each SLA state's colour and words, the same on every page."""
 
 

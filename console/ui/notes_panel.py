@@ -19,9 +19,14 @@ from storage.enums import MentionStatus
 
 
 def status_and_notes(
-    store: Store, actor: Actor, d: MentionDetail, tags: list[str], people: Mapping[int, str], zone: ZoneInfo,
+    store: Store,
+    actor: Actor,
+    d: MentionDetail,
+    tags: list[str],
+    people: Mapping[int, str],
+    zone: ZoneInfo,
     clocks: SlaClocks,
-) -> None:  # fmt: skip
+) -> None:
     """The status picker, the tags and the notes (each with its author and time), and a note form."""
     st.subheader("Status and notes")
     may = actor.can(Permission.TRIAGE)
@@ -39,8 +44,12 @@ def status_and_notes(
         return
     version = st.session_state.get(f"note_version_{d.mention.id}", 0)  # a new box after each note: it starts empty
     with st.form(f"note_form_{d.mention.id}", clear_on_submit=True, border=False):
-        body = st.text_area("Internal note (never posted)", height=80, key=f"note_body_{d.mention.id}_{version}",
-                            placeholder="Write a note for the team; Ctrl+Enter adds it")  # fmt: skip
+        body = st.text_area(
+            "Internal note (never posted)",
+            height=80,
+            key=f"note_body_{d.mention.id}_{version}",
+            placeholder="Write a note for the team; Ctrl+Enter adds it",
+        )
         if st.form_submit_button("Add note", icon=":material/note_add:"):
             if not body.strip():
                 st.warning("The note is empty.")

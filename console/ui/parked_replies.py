@@ -10,8 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from console.services.conversation import ThreadPost
-from console.services.outbox import settle_reply
 from console.services.permissions import Actor, Permission
+from console.services.replies.outbox import settle_reply
 from console.services.store import Store
 from console.ui.actions import run_action
 from console.ui.safe import escape_markdown
@@ -44,11 +44,12 @@ def parked_reply_panel(store: Store, actor: Actor, mention_id: int, reply: Reply
     reason = row.last_error or "the worker could not tell whether it was posted"
     st.warning(f"This reply may or may not have been posted: {escape_markdown(reason)}", icon="⚠️")
     if not actor.can(Permission.REASSIGN):
-        st.caption("A manager must check the thread and settle it. To answer anyway, check the thread yourself "
-                   "and confirm in the composer that the earlier reply is not there.")  # fmt: skip
+        st.caption(
+            "A manager must check the thread and settle it. To answer anyway, check the thread yourself "
+            "and confirm in the composer that the earlier reply is not there."
+        )
         return
-    url = st.text_input("Link to the posted reply (optional)", key=f"parked_url_{reply_id}",
-                        placeholder="https://…")  # fmt: skip
+    url = st.text_input("Link to the posted reply (optional)", key=f"parked_url_{reply_id}", placeholder="https://…")
     posted, not_posted = st.columns(2)
     if posted.button("It was posted", key=f"parked_posted_{reply_id}", icon=":material/check_circle:"):
         run_action("Settle the reply", store, settle_reply, actor, reply_id, posted=True, url=url or None)

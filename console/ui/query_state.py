@@ -58,8 +58,25 @@ DEFAULT_STATUSES = tuple(s.value for s in OPEN_STATUSES)
 ANY_STATUS = "any"
 MAX_BREACHING_MINUTES = 7 * 24 * 60
 MAX_TEXT = 200
-KEYS = ("brand", "platform", "status", "sentiment", "urgency", "topic", "lang", "assignee", "reply", "from", "to",
-        "q", "queue", "breaching", "sort", "page", "sel")  # fmt: skip
+KEYS = (
+    "brand",
+    "platform",
+    "status",
+    "sentiment",
+    "urgency",
+    "topic",
+    "lang",
+    "assignee",
+    "reply",
+    "from",
+    "to",
+    "q",
+    "queue",
+    "breaching",
+    "sort",
+    "page",
+    "sel",
+)
 """Every key of the Inbox's state, in the order :func:`view_params` writes them."""
 Params = dict[str, str | list[str]]
 
@@ -162,16 +179,24 @@ def read_view(params: Any, me_id: int | None, *, zone: tzinfo = UTC) -> InboxVie
     since, until = day_bounds(days, zone)
     reply = _one(params, "reply")
     filters = InboxFilters(
-        brand_ids=_ints(params, "brand"), platforms=_text(params, "platform"), statuses=_statuses(params),
+        brand_ids=_ints(params, "brand"),
+        platforms=_text(params, "platform"),
+        statuses=_statuses(params),
         sentiments=_choice(params, "sentiment", (s.value for s in Sentiment)),
-        urgencies=_choice(params, "urgency", (u.value for u in Urgency)), topics=_text(params, "topic"),
+        urgencies=_choice(params, "urgency", (u.value for u in Urgency)),
+        topics=_text(params, "topic"),
         languages=_text(params, "lang"),
         assignee=(_choice(params, "assignee", (ASSIGNEE_ME, ASSIGNEE_UNASSIGNED)) or (ASSIGNEE_ANYONE,))[-1],
-        me_id=me_id, replyable={"yes": True, "no": False}.get(reply or ""), since=since, until=until,
-        search=(_one(params, "q") or "")[:MAX_TEXT], escalation_queues=_text(params, "queue"),
-        breaching_within=_breaching(params), sort=(_choice(params, "sort", SORTS) or (SORT_PRIORITY,))[-1],
+        me_id=me_id,
+        replyable={"yes": True, "no": False}.get(reply or ""),
+        since=since,
+        until=until,
+        search=(_one(params, "q") or "")[:MAX_TEXT],
+        escalation_queues=_text(params, "queue"),
+        breaching_within=_breaching(params),
+        sort=(_choice(params, "sort", SORTS) or (SORT_PRIORITY,))[-1],
         page=_page(params),
-    )  # fmt: skip
+    )
     return InboxView(filters, days, _ints(params, "sel"))
 
 
@@ -207,8 +232,12 @@ def view_params(view: InboxView) -> Params:
     _put(out, "platform", list(f.platforms))
     if statuses != DEFAULT_STATUSES:
         _put(out, "status", list(statuses) or [ANY_STATUS])
-    for key, values in (("sentiment", f.sentiments), ("urgency", f.urgencies), ("topic", f.topics),
-                        ("lang", f.languages)):  # fmt: skip
+    for key, values in (
+        ("sentiment", f.sentiments),
+        ("urgency", f.urgencies),
+        ("topic", f.topics),
+        ("lang", f.languages),
+    ):
         _put(out, key, list(values))
     if f.assignee in (ASSIGNEE_ME, ASSIGNEE_UNASSIGNED):
         out["assignee"] = f.assignee
@@ -287,13 +316,22 @@ def widget_state(view: InboxView, brands: Mapping[str, int] | None = None) -> di
     breaching = int(f.breaching_within.total_seconds() // 60) if f.breaching_within is not None else 0
     assignee = ASSIGNEE_UNASSIGNED if f.assignee == ASSIGNEE_UNASSIGNED else ASSIGNEE_ANYONE
     return {
-        "f_brand": [names.get(i, i) for i in f.brand_ids], "f_platform": list(f.platforms),
-        "f_status": list(f.statuses), "f_sentiment": list(f.sentiments), "f_urgency": list(f.urgencies),
-        "f_topic": list(f.topics), "f_language": list(f.languages), "f_mine": f.assignee == ASSIGNEE_ME,
-        "f_assignee": assignee, "f_replyable": replyable,
-        "f_dates": view.days or (), "f_search": f.search, "f_queue": list(f.escalation_queues),
-        "f_breaching": breaching, "f_sort": f.sort if f.sort in SORTS else SORT_PRIORITY,
-    }  # fmt: skip
+        "f_brand": [names.get(i, i) for i in f.brand_ids],
+        "f_platform": list(f.platforms),
+        "f_status": list(f.statuses),
+        "f_sentiment": list(f.sentiments),
+        "f_urgency": list(f.urgencies),
+        "f_topic": list(f.topics),
+        "f_language": list(f.languages),
+        "f_mine": f.assignee == ASSIGNEE_ME,
+        "f_assignee": assignee,
+        "f_replyable": replyable,
+        "f_dates": view.days or (),
+        "f_search": f.search,
+        "f_queue": list(f.escalation_queues),
+        "f_breaching": breaching,
+        "f_sort": f.sort if f.sort in SORTS else SORT_PRIORITY,
+    }
 
 
 def _picked_days(value: object) -> tuple[date, date] | None:
@@ -328,14 +366,19 @@ def view_from_widgets(
         brand_ids=_brand_ids(state.get("f_brand") or (), brands or {}),
         platforms=tuple(state.get("f_platform") or ()),
         statuses=DEFAULT_STATUSES if set(statuses) == set(DEFAULT_STATUSES) else statuses,
-        sentiments=tuple(state.get("f_sentiment") or ()), urgencies=tuple(state.get("f_urgency") or ()),
-        topics=tuple(state.get("f_topic") or ()), languages=tuple(state.get("f_language") or ()),
+        sentiments=tuple(state.get("f_sentiment") or ()),
+        urgencies=tuple(state.get("f_urgency") or ()),
+        topics=tuple(state.get("f_topic") or ()),
+        languages=tuple(state.get("f_language") or ()),
         assignee=ASSIGNEE_ME if state.get("f_mine") else str(state.get("f_assignee") or ASSIGNEE_ANYONE),
         me_id=me_id,
-        replyable=REPLYABLE_CHOICES.get(str(state.get("f_replyable") or "any")), since=since, until=until,
+        replyable=REPLYABLE_CHOICES.get(str(state.get("f_replyable") or "any")),
+        since=since,
+        until=until,
         search=str(state.get("f_search") or "").strip()[:MAX_TEXT],
         escalation_queues=tuple(state.get("f_queue") or ()),
         breaching_within=timedelta(minutes=minutes) if minutes > 0 else None,
-        sort=str(state.get("f_sort") or SORT_PRIORITY), page=page,
-    )  # fmt: skip
+        sort=str(state.get("f_sort") or SORT_PRIORITY),
+        page=page,
+    )
     return InboxView(filters, days, tuple(selected))

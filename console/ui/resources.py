@@ -57,7 +57,7 @@ def suggestion_encoder() -> object | None:
     """The classifier's sentence embeddings for suggested replies, or ``None`` (TF-IDF is used then)."""
     import logging
 
-    from console.services.suggestions import EmbeddingEncoder, MemoizedEmbedder
+    from console.services.replies.suggestions import EmbeddingEncoder, MemoizedEmbedder
 
     try:
         from classifiers import load_classifier

@@ -13,10 +13,19 @@ from console.ui.format import local_time
 from console.ui.safe import escape_markdown
 from storage.models import Mention
 
-REPLY_STATES = {"queued": "⏳ queued", "sending": "📤 sending", "sent": "✅ sent", "failed": "❌ failed",
-                "needs_attention": "⚠️ needs a human check"}  # fmt: skip
-KIND_LABELS = {"customer": "👤 customer", "other": "💬 someone else", "brand_post": "🏢 brand post (from the network)",
-               "brand_reply": "🏢 our reply"}  # fmt: skip
+REPLY_STATES = {
+    "queued": "⏳ queued",
+    "sending": "📤 sending",
+    "sent": "✅ sent",
+    "failed": "❌ failed",
+    "needs_attention": "⚠️ needs a human check",
+}
+KIND_LABELS = {
+    "customer": "👤 customer",
+    "other": "💬 someone else",
+    "brand_post": "🏢 brand post (from the network)",
+    "brand_reply": "🏢 our reply",
+}
 
 
 def _heading(post: ThreadPost, mention_id: int, zone: ZoneInfo) -> str:

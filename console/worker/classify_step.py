@@ -57,10 +57,14 @@ def unclassified(session: Session, limit: int) -> list[_Pending]:
 def _row(item: _Pending, scores: Scores, model: Classifier) -> dict[str, Any]:
     ranked = priority(
         PriorityInputs(
-            text=item.text, urgency_score=scores.urgency_score, urgency_signals=scores.signals,
-            followers=item.followers, verified=item.verified, vip=item.vip,
+            text=item.text,
+            urgency_score=scores.urgency_score,
+            urgency_signals=scores.signals,
+            followers=item.followers,
+            verified=item.verified,
+            vip=item.vip,
         )
-    )  # fmt: skip
+    )
     return {
         "mention_id": item.mention_id,
         "model_name": model.name,

@@ -35,12 +35,15 @@ def clockless(store: Store, limit: int = STRAGGLERS_PER_PASS) -> list[int]:
         query = (
             select(Mention.id)
             .where(
-                Mention.status.in_([s.value for s in OPEN_STATUSES]), Mention.is_brand_post.is_(False),
-                Mention.replyable.is_(True), Mention.urgency.is_not(None), Mention.sla_responded_at.is_(None),
+                Mention.status.in_([s.value for s in OPEN_STATUSES]),
+                Mention.is_brand_post.is_(False),
+                Mention.replyable.is_(True),
+                Mention.urgency.is_not(None),
+                Mention.sla_responded_at.is_(None),
                 Mention.sla_at_risk_at.is_(None),
             )
             .limit(limit)
-        )  # fmt: skip
+        )
         return list(session.scalars(query))
 
 

@@ -61,9 +61,13 @@ def _fetch_pages(
         with store.transaction() as session:
             renew(session, lease.id, owner, now() + timedelta(seconds=LEASE_S))
             total += ingest_batch(
-                session, batch.mentions, source_id=lease.id, brand_id=lease.brand_id,
-                next_cursor=batch.next_cursor, reads=batch.reads,
-            )  # fmt: skip
+                session,
+                batch.mentions,
+                source_id=lease.id,
+                brand_id=lease.brand_id,
+                next_cursor=batch.next_cursor,
+                reads=batch.reads,
+            )
         pages += 1
         for item in batch.skipped:
             log.warning("source %s skipped item %s: %s", lease.name, item.external_id or "?", item.reason)
@@ -94,9 +98,14 @@ def run_source(
     at = now()
     with store.transaction() as session:
         release(
-            session, lease.id, owner, health=SourceHealth.HEALTHY, last_success_at=at, consecutive_failures=0,
+            session,
+            lease.id,
+            owner,
+            health=SourceHealth.HEALTHY,
+            last_success_at=at,
+            consecutive_failures=0,
             next_run_at=at + jittered(lease.interval_s, rng),
-        )  # fmt: skip
+        )
     return RunOutcome(lease.name, True, result, pages)
 
 
@@ -132,7 +141,13 @@ def record_failure(
     log.warning("source %s: %s", lease.name, reason)
     with store.transaction() as session:
         release(
-            session, lease.id, owner, health=health, last_error=reason, last_error_at=at,
-            consecutive_failures=Source.consecutive_failures + 1, next_run_at=next_run,
-        )  # fmt: skip
+            session,
+            lease.id,
+            owner,
+            health=health,
+            last_error=reason,
+            last_error_at=at,
+            consecutive_failures=Source.consecutive_failures + 1,
+            next_run_at=next_run,
+        )
     return RunOutcome(lease.name, False, IngestResult(), 0, reason)

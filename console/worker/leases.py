@@ -72,9 +72,18 @@ def acquire_due(
 
 def _copy(s: Source) -> SourceLease:
     return SourceLease(
-        s.id, s.name, s.platform, s.kind, s.brand_id, dict(s.config or {}), s.cursor, s.interval_s,
-        s.reads_used, s.reads_month, s.consecutive_failures,
-    )  # fmt: skip
+        s.id,
+        s.name,
+        s.platform,
+        s.kind,
+        s.brand_id,
+        dict(s.config or {}),
+        s.cursor,
+        s.interval_s,
+        s.reads_used,
+        s.reads_month,
+        s.consecutive_failures,
+    )
 
 
 def release(session: Session, source_id: int, owner: str, **values: Any) -> None:

@@ -168,8 +168,9 @@ class _Heartbeat(threading.Thread):
 class _Loop:
     """One worker's passes, and the outage it may be in."""
 
-    def __init__(self, store: Store, factory: ConnectorFactory, steps: Sequence[Step], owner: str,
-                 backoff: OutageBackoff) -> None:  # fmt: skip
+    def __init__(
+        self, store: Store, factory: ConnectorFactory, steps: Sequence[Step], owner: str, backoff: OutageBackoff
+    ) -> None:
         self.store, self.factory, self.steps, self.owner, self.backoff = store, factory, steps, owner, backoff
         self.registered = False
         self.outage: _Outage | None = None
@@ -221,8 +222,9 @@ class _Loop:
         if self.outage.failures == 1:
             log.warning("worker: the database is unreachable (%s); retrying in %s", self.outage.reason, _seconds(delay))
         else:
-            log.debug("worker: the database is still unreachable (%s); retrying in %s", database_reason(exc),
-                      _seconds(delay))  # fmt: skip
+            log.debug(
+                "worker: the database is still unreachable (%s); retrying in %s", database_reason(exc), _seconds(delay)
+            )
         if self.store.engine.dialect.name != "sqlite":
             self.store.engine.dispose()  # drop connections to terminated backends; the next checkout reconnects
         return delay

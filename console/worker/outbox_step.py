@@ -9,7 +9,7 @@ A ``sending`` row whose claimant is gone (its process is dead, its heartbeat is 
 older than :data:`STALE_SENDING`) is never blindly re-sent: the connector's ``find_reply`` looks for it on
 the platform and it is marked sent when found, else parked as ``needs_attention`` with the reason.  Parked
 replies are looked for again every :data:`RECHECK_EVERY` for :data:`RECHECK_FOR`, and a manager settles
-the rest by hand (:func:`console.services.outbox.settle_reply`).
+the rest by hand (:func:`console.services.replies.outbox.settle_reply`).
 
 When the database fails in the middle of a send, this process still knows how far it got: a reply it had
 not yet posted goes back to the queue, and a posted one is recorded as sent, on the first pass after the
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Connector, FatalError, PostedReply, RetriableError, SkippableError
 from connectors.base import Mention as MentionRecord
-from console.services.outbox import audit_reply, mention_record, record_first_response
+from console.services.replies.outbox import audit_reply, mention_record, record_first_response
 from console.services.store import Store
 from console.services.worker_health import is_abandoned, is_database_error, pid_alive, process_owner
 from storage.enums import ReplyState
@@ -159,9 +159,14 @@ def mark_sent(store: Store, reply_id: int, posted: PostedReply, now: datetime, *
     """
     with store.transaction() as session:
         values = {"state": ReplyState.SENT, "external_id": posted.external_id, "external_url": posted.url}
-        reply = _finish(session, reply_id, now, {**values, "sent_at": posted.posted_at, "last_error": None},
-                        "reply.recovered" if recovered else "reply.sent",
-                        from_states=(ReplyState.SENDING, ReplyState.NEEDS_ATTENTION))  # fmt: skip
+        reply = _finish(
+            session,
+            reply_id,
+            now,
+            {**values, "sent_at": posted.posted_at, "last_error": None},
+            "reply.recovered" if recovered else "reply.sent",
+            from_states=(ReplyState.SENDING, ReplyState.NEEDS_ATTENTION),
+        )
         if reply is None:
             return False
         record_first_response(session, reply.mention_id, posted.posted_at)
@@ -274,9 +279,14 @@ def _record(store: Store, reply_id: int, report: SendReport, outcome: Outcome) -
 
 
 def _send_one(
-    store: Store, claimed: Claimed, connectors: ConnectorForMention, now: datetime, rng: random.Random,
-    report: SendReport, owner: str,
-) -> None:  # fmt: skip
+    store: Store,
+    claimed: Claimed,
+    connectors: ConnectorForMention,
+    now: datetime,
+    rng: random.Random,
+    report: SendReport,
+    owner: str,
+) -> None:
     reply_id, posting = claimed.reply_id, False
     try:
         connector = connectors(claimed.mention)
@@ -327,8 +337,16 @@ def _retry_or_fail(
         _fail(store, claimed.reply_id, now, f"gave up after {claimed.attempts} attempts: {exc}", report)
         return
     wait = backoff(claimed.attempts, rng, exc.retry_after)
-    if _set(store, claimed.reply_id, now, "reply.retry", state=ReplyState.QUEUED, next_attempt_at=now + wait,
-            claimed_by=None, last_error=f"will retry at {(now + wait):%H:%M:%S} UTC: {exc}"):  # fmt: skip
+    if _set(
+        store,
+        claimed.reply_id,
+        now,
+        "reply.retry",
+        state=ReplyState.QUEUED,
+        next_attempt_at=now + wait,
+        claimed_by=None,
+        last_error=f"will retry at {(now + wait):%H:%M:%S} UTC: {exc}",
+    ):
         report.retrying.append(claimed.reply_id)
 
 

@@ -43,11 +43,11 @@ def _mention_columns() -> None:
         batch_op.drop_index("ix_mentions_pending_due")
         batch_op.create_index("ix_mentions_pending_due", ["first_response_due_at"], unique=False,
                               sqlite_where=sa.text("first_response_at IS NULL"),
-                              postgresql_where=sa.text("first_response_at IS NULL"))  # fmt: skip
+                              postgresql_where=sa.text("first_response_at IS NULL"))
         batch_op.create_index("ix_mentions_clock_running", ["sla_at_risk_at"], unique=False,
-                              sqlite_where=sa.text(CLOCK_RUNNING), postgresql_where=sa.text(CLOCK_RUNNING))  # fmt: skip
+                              sqlite_where=sa.text(CLOCK_RUNNING), postgresql_where=sa.text(CLOCK_RUNNING))
         batch_op.create_index("ix_mentions_escalated", ["escalation_queue", "escalated_at"], unique=False,
-                              sqlite_where=sa.text(ESCALATED), postgresql_where=sa.text(ESCALATED))  # fmt: skip
+                              sqlite_where=sa.text(ESCALATED), postgresql_where=sa.text(ESCALATED))
 
 
 def _escalations() -> None:
@@ -73,11 +73,11 @@ def _escalations() -> None:
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_escalations")),
         sa.UniqueConstraint("mention_id", "trigger", name=op.f("uq_escalations_mention_id_trigger")),
-    )  # fmt: skip
+    )
     with op.batch_alter_table("escalations", schema=None) as batch_op:
         batch_op.create_index("ix_escalations_queue_open", ["queue", "ended_at"], unique=False)
         batch_op.create_index("uq_escalations_open", ["mention_id"], unique=True,
-                              sqlite_where=sa.text("ended_at IS NULL"), postgresql_where=sa.text("ended_at IS NULL"))  # fmt: skip
+                              sqlite_where=sa.text("ended_at IS NULL"), postgresql_where=sa.text("ended_at IS NULL"))
 
 
 def _people_tables() -> None:
@@ -91,11 +91,11 @@ def _people_tables() -> None:
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_saved_views_user_id_users"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_saved_views")),
         sa.UniqueConstraint("user_id", "name", name=op.f("uq_saved_views_user_id_name")),
-    )  # fmt: skip
+    )
     with op.batch_alter_table("saved_views", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_saved_views_user_id"), ["user_id"], unique=False)
     for name, column in (("presence", sa.Column("seen_at", UTC_TIME, nullable=False)),
-                         ("reply_drafts", sa.Column("text", sa.Text(), nullable=False))):  # fmt: skip
+                         ("reply_drafts", sa.Column("text", sa.Text(), nullable=False))):
         extra: list[sa.Column[object]] = [sa.Column("updated_at", UTC_TIME, nullable=False)] if name == "reply_drafts" else []
         op.create_table(
             name,
@@ -107,7 +107,7 @@ def _people_tables() -> None:
                                     ondelete="CASCADE"),
             sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f(f"fk_{name}_user_id_users"), ondelete="CASCADE"),
             sa.PrimaryKeyConstraint("mention_id", "user_id", name=op.f(f"pk_{name}")),
-        )  # fmt: skip
+        )
     with op.batch_alter_table("presence", schema=None) as batch_op:
         batch_op.create_index("ix_presence_seen", ["seen_at"], unique=False)
 
@@ -156,7 +156,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_mentions_pending_due")
         batch_op.create_index("ix_mentions_pending_due", ["sla_due_at"], unique=False,
                               sqlite_where=sa.text("first_response_at IS NULL"),
-                              postgresql_where=sa.text("first_response_at IS NULL"))  # fmt: skip
+                              postgresql_where=sa.text("first_response_at IS NULL"))
         for column in ("escalated_at", "escalation_queue", "first_response_due_at", "sla_responded_at",
-                       "sla_at_risk_at", "sla_started_at", "sla_kind"):  # fmt: skip
+                       "sla_at_risk_at", "sla_started_at", "sla_kind"):
             batch_op.drop_column(column)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from console.services.outbox import MAX_REPLY_CHARS
 from console.services.permissions import Actor, Permission, require
+from console.services.replies.outbox import MAX_REPLY_CHARS
 from storage.models import ReplyDraft
 
 
@@ -20,8 +20,14 @@ def save_draft(session: Session, actor: Actor, mention_id: int, text: str, *, no
         return
     row = session.get(ReplyDraft, (mention_id, actor.id))
     if row is None:
-        session.add(ReplyDraft(mention_id=mention_id, user_id=actor.id, text=text[:MAX_REPLY_CHARS],
-                               updated_at=now or datetime.now(UTC)))  # fmt: skip
+        session.add(
+            ReplyDraft(
+                mention_id=mention_id,
+                user_id=actor.id,
+                text=text[:MAX_REPLY_CHARS],
+                updated_at=now or datetime.now(UTC),
+            )
+        )
     elif row.text != text:
         row.text, row.updated_at = text[:MAX_REPLY_CHARS], now or datetime.now(UTC)
 

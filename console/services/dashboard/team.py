@@ -6,7 +6,7 @@ the stored ``first_response_due_at``, which :mod:`console.services.sla_clocks` c
 brand's business hours.  A running first response already past its due time counts as a miss,
 so an ignored backlog never looks compliant.
 
-The inputs are the grouped frames of :mod:`console.services.dashboard_sources`; medians and
+The inputs are the grouped frames of :mod:`console.services.dashboard.sources`; medians and
 p90s are exact (linear interpolation, numpy's default and PostgreSQL's ``percentile_cont``),
 computed with numpy over every duration of the range.
 """
@@ -21,9 +21,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.services.dashboard_filters import DashboardFilters, with_periods
-from console.services.dashboard_sources import BACKLOG_AGES, OLDEST_AGE, UNCLASSIFIED
-from console.services.rollup import DURATIONS, unpack
+from console.services.dashboard.filters import DashboardFilters, with_periods
+from console.services.dashboard.rollup import DURATIONS, unpack
+from console.services.dashboard.sources import BACKLOG_AGES, OLDEST_AGE, UNCLASSIFIED
 from storage.models import Brand, User
 
 NO_AGENT = "(unassigned)"
@@ -33,8 +33,16 @@ SLOWEST_BUCKET = "> 24 h"
 QUANTILES = (50, 90)
 _COLUMN = {"brand": "brand_id", "platform": "platform", "agent": "assignee_id", "urgency": "urgency"}
 _MISSING = {"brand": "(no brand)", "platform": "(none)", "agent": NO_AGENT, "urgency": UNCLASSIFIED}
-_SLA_COLUMNS = ["dimension", "group", "mentions", "answered", "median_first_response_s", "p90_first_response_s",
-                "judged", "within_sla_pct"]  # fmt: skip
+_SLA_COLUMNS = [
+    "dimension",
+    "group",
+    "mentions",
+    "answered",
+    "median_first_response_s",
+    "p90_first_response_s",
+    "judged",
+    "within_sla_pct",
+]
 __all__ = ["BACKLOG_AGES", "OLDEST_AGE", "Durations", "labels_of", "seconds_label"]
 
 

@@ -118,8 +118,10 @@ def _pool(session: Session, mention: Mention, size: int) -> list[tuple[int, str,
     )
     if mention.brand_id is not None:
         query = query.where(Mention.brand_id == mention.brand_id)
-    return [(rid, asked, answer, tuple(n for n in (name, handle) if n))
-            for rid, asked, answer, name, handle in session.execute(query)]  # fmt: skip
+    return [
+        (rid, asked, answer, tuple(n for n in (name, handle) if n))
+        for rid, asked, answer, name, handle in session.execute(query)
+    ]
 
 
 def suggest_replies(

@@ -20,8 +20,8 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from console.domain.spikes import SpikeMetric
-from console.services.dashboard_filters import DashboardFilters, date_words, moment_words, with_periods
-from console.services.dashboard_reputation import (
+from console.services.dashboard.filters import DashboardFilters, date_words, moment_words, with_periods
+from console.services.dashboard.reputation import (
     URGENCIES,
     change_table,
     headline,
@@ -33,7 +33,8 @@ from console.services.dashboard_reputation import (
     voice_brand_ids,
     volume_by_sentiment,
 )
-from console.services.dashboard_sources import (
+from console.services.dashboard.rollup import Plan, plan
+from console.services.dashboard.sources import (
     daily_detail,
     hourly_series,
     open_now,
@@ -41,7 +42,7 @@ from console.services.dashboard_sources import (
     replies_sent,
     topic_periods,
 )
-from console.services.dashboard_team import (
+from console.services.dashboard.team import (
     Durations,
     agent_workload,
     backlog,
@@ -52,14 +53,20 @@ from console.services.dashboard_team import (
     sla_by_period,
     time_summary,
 )
-from console.services.rollup import Plan, plan
 from console.services.sql_time import is_postgres
 from storage.models import Alert, Mention
 
 __all__ = [
-    "Comparison", "DashboardData", "DashboardFilters", "Headline", "alert_words", "comparison_words",
-    "dashboard_bundle", "frames_of", "headline_metrics",
-]  # fmt: skip
+    "Comparison",
+    "DashboardData",
+    "DashboardFilters",
+    "Headline",
+    "alert_words",
+    "comparison_words",
+    "dashboard_bundle",
+    "frames_of",
+    "headline_metrics",
+]
 
 
 @dataclass(frozen=True)
@@ -204,13 +211,13 @@ def dashboard_bundle(session: Session, filters: DashboardFilters) -> DashboardDa
     """Compute every dashboard aggregate for ``filters``: about ten small grouped reads.
 
     Whole UTC days come from the rollups where they are up to date (see
-    :mod:`console.services.rollup`), the rest from the mentions table: same figures, either way.
+    :mod:`console.services.dashboard.rollup`), the rest from the mentions table: same figures, either way.
     Half the reads run on a second connection (on PostgreSQL, on the same snapshot: :func:`_second_session`).
     """
     if filters.now is None:  # pin one "now" so backlog and overdue agree with each other
-        filters = DashboardFilters(**{f.name: getattr(filters, f.name) for f in fields(filters)} | {
-            "now": filters.clock()
-        })  # fmt: skip
+        filters = DashboardFilters(
+            **{f.name: getattr(filters, f.name) for f in fields(filters)} | {"now": filters.clock()}
+        )
     if is_postgres(session):
         for setting in SETTINGS:
             session.execute(text(setting))
@@ -307,17 +314,47 @@ def _signed_duration(seconds: float) -> str:
 
 
 _FIGURES: tuple[tuple[str, str, Callable[[float], str], Callable[[float], str], DeltaColour, str], ...] = (
-    ("Mentions", "mentions", lambda v: f"{v:,.0f}", lambda d: f"{d:+,.0f}", "off",
-     "Inbound mentions in the range (the brands' own posts left out)."),
-    ("Net sentiment", "net_sentiment", lambda v: f"{v:+.1f}", lambda d: f"{d:+.1f}", "normal",
-     "Positive minus negative mentions, as % of the classified ones (from −100 to +100)."),
-    ("Negative share", "negative_share", lambda v: f"{v:.0f} %", lambda d: f"{d:+.1f} pts", "inverse",
-     "Negative mentions as % of the classified ones."),
-    ("Within SLA", "within_sla_pct", lambda v: f"{v:.0f} %", lambda d: f"{d:+.1f} pts", "normal",
-     "First responses sent by their due time, as % of the mentions judged; unanswered mentions past it are misses."),
-    ("Median first response", "median_first_response_s", seconds_label, _signed_duration, "inverse",
-     "Half of the answered mentions had their first reply within this time."),
-)  # fmt: skip
+    (
+        "Mentions",
+        "mentions",
+        lambda v: f"{v:,.0f}",
+        lambda d: f"{d:+,.0f}",
+        "off",
+        "Inbound mentions in the range (the brands' own posts left out).",
+    ),
+    (
+        "Net sentiment",
+        "net_sentiment",
+        lambda v: f"{v:+.1f}",
+        lambda d: f"{d:+.1f}",
+        "normal",
+        "Positive minus negative mentions, as % of the classified ones (from −100 to +100).",
+    ),
+    (
+        "Negative share",
+        "negative_share",
+        lambda v: f"{v:.0f} %",
+        lambda d: f"{d:+.1f} pts",
+        "inverse",
+        "Negative mentions as % of the classified ones.",
+    ),
+    (
+        "Within SLA",
+        "within_sla_pct",
+        lambda v: f"{v:.0f} %",
+        lambda d: f"{d:+.1f} pts",
+        "normal",
+        "First responses sent by their due time, as % of the mentions judged; unanswered mentions past it are misses.",
+    ),
+    (
+        "Median first response",
+        "median_first_response_s",
+        seconds_label,
+        _signed_duration,
+        "inverse",
+        "Half of the answered mentions had their first reply within this time.",
+    ),
+)
 """label, headline key, value format, change format, delta colour (up is good: normal, bad: inverse), help."""
 
 
@@ -325,15 +362,19 @@ def comparison_words(data: DashboardData) -> str:
     """What the changes are measured against, or why there are none."""
     c, zone = data.comparison, data.filters.zone
     if c.comparable:
-        return (f"Change against {moment_words(c.start, zone, year=True)} – {moment_words(c.end, zone, year=True)}: "
-                "the same span just before this range, up to the same point.")  # fmt: skip
+        return (
+            f"Change against {moment_words(c.start, zone, year=True)} – {moment_words(c.end, zone, year=True)}: "
+            "the same span just before this range, up to the same point."
+        )
     if c.end <= c.start:
         return "No change shown: the range has not started yet."
     if c.data_since is None:
         return "No change shown: no full earlier period to compare (the store holds no mentions yet)."
-    return (f"No change shown: no full earlier period to compare (the store's mentions start "
-            f"{date_words(c.data_since.astimezone(zone))}; the earlier period would start "
-            f"{date_words(c.start.astimezone(zone))}).")  # fmt: skip
+    return (
+        f"No change shown: no full earlier period to compare (the store's mentions start "
+        f"{date_words(c.data_since.astimezone(zone))}; the earlier period would start "
+        f"{date_words(c.start.astimezone(zone))})."
+    )
 
 
 def headline_metrics(data: DashboardData) -> list[Headline]:

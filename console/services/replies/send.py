@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.config import VoiceRules
+from console.domain.voice import Finding, check_reply
 from console.services import audit
-from console.services.composer import agent_sign_off, platform_limit
-from console.services.outbox import OutboxError, queue_reply
 from console.services.permissions import Actor, Permission, require
-from console.services.voice import Finding, check_reply
+from console.services.replies.composer import agent_sign_off, platform_limit
+from console.services.replies.outbox import OutboxError, queue_reply
 from storage.enums import ReplyState
 from storage.models import Mention, Reply, User
 
@@ -86,9 +86,12 @@ def send_reply(session: Session, actor: Actor, mention_id: int, draft: Draft, ru
         raise OutboxError(f"mention {mention_id} does not exist")
     _check_claim(session, actor, mention)
     findings = check_reply(
-        draft.text, rules, sentiment=mention.sentiment, platform_limit=platform_limit(mention.platform),
+        draft.text,
+        rules,
+        sentiment=mention.sentiment,
+        platform_limit=platform_limit(mention.platform),
         sign_off=agent_sign_off(actor, rules),
-    )  # fmt: skip
+    )
     if any(f.blocking for f in findings):
         raise VoiceCheckFailed(findings)
     if findings and not draft.confirmed_warnings:
@@ -99,8 +102,9 @@ def send_reply(session: Session, actor: Actor, mention_id: int, draft: Draft, ru
     if draft.template_id is not None and reply.template_id is None:
         reply.template_id = draft.template_id
     if findings:
-        audit.record(session, actor, "reply.voice_override", "reply", reply.id,
-                     after={"warnings": [f.rule for f in findings]})  # fmt: skip
+        audit.record(
+            session, actor, "reply.voice_override", "reply", reply.id, after={"warnings": [f.rule for f in findings]}
+        )
     return reply
 
 

@@ -1,6 +1,6 @@
 """Reputation aggregates: volume by sentiment, net sentiment, urgency mix, share of voice, topics, authors.
 
-The counts come grouped from :mod:`console.services.dashboard_sources` (rollups plus the
+The counts come grouped from :mod:`console.services.dashboard.sources` (rollups plus the
 mentions table where the rollups cannot be trusted); the authors are a keyed look-up of the
 few with the widest reach.
 """
@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from console.services.dashboard_filters import DashboardFilters, in_range, scope, with_periods
+from console.services.dashboard.filters import DashboardFilters, in_range, scope, with_periods
 from storage.models import Author, Brand, Mention
 
 UNCLASSIFIED = "unclassified"
@@ -155,7 +155,7 @@ def top_authors(session: Session, filters: DashboardFilters, limit: int = 10) ->
             per_author.c.mentions,
             per_author.c.negative,
             per_author.c.engagement,
-        )  # fmt: skip
+        )
         .join(per_author, per_author.c.author_id == Author.id)
         .order_by(Author.followers.desc(), per_author.c.mentions.desc(), Author.handle)
         .limit(limit)

@@ -133,8 +133,10 @@ def render(body: str, values: Mapping[str, str]) -> str:
     """Fill a template's variables; unknown ones are an error that names them, never silently blank."""
     unknown = sorted({v for v in template_variables(body) if v not in values})
     if unknown:
-        raise TemplateError(f"unknown variable(s) {', '.join('{' + v + '}' for v in unknown)}; "
-                            f"known: {', '.join('{' + v + '}' for v in VARIABLES)}")  # fmt: skip
+        raise TemplateError(
+            f"unknown variable(s) {', '.join('{' + v + '}' for v in unknown)}; "
+            f"known: {', '.join('{' + v + '}' for v in VARIABLES)}"
+        )
     if any(not name.isidentifier() for name in template_variables(body)):
         raise TemplateError("variables must be plain names such as {author_name}")
     return body.format_map(dict(values))

@@ -60,7 +60,7 @@ def _banned(text: str, rules: VoiceRules) -> list[Finding]:
             Severity.BLOCKING,
             f'uses the banned phrase "{phrase}"',
             f'remove or reword "{phrase}"; it is on the brand\'s banned list',
-        )  # fmt: skip
+        )
         for phrase in rules.banned_phrases
         if phrase.casefold() in lowered
     ]
@@ -74,11 +74,23 @@ def _sign_off(text: str, rules: VoiceRules, expected: str | None) -> list[Findin
     if found is None:
         example = expected or rules.sign_off_example
         shown = f' "{example}"' if example else ""
-        return [Finding("sign_off", Severity.BLOCKING, "the reply does not end with the brand's sign-off",
-                        f"end the reply with your sign-off{shown}")]  # fmt: skip
+        return [
+            Finding(
+                "sign_off",
+                Severity.BLOCKING,
+                "the reply does not end with the brand's sign-off",
+                f"end the reply with your sign-off{shown}",
+            )
+        ]
     if expected and expected.strip() not in found.group(0):
-        return [Finding("sign_off", Severity.BLOCKING, f'the reply is signed "{found.group(0).strip()}", not by you',
-                        f'sign it as yourself: end with "{expected}"')]  # fmt: skip
+        return [
+            Finding(
+                "sign_off",
+                Severity.BLOCKING,
+                f'the reply is signed "{found.group(0).strip()}", not by you',
+                f'sign it as yourself: end with "{expected}"',
+            )
+        ]
     return []
 
 
@@ -87,8 +99,14 @@ def _emoji(text: str, rules: VoiceRules) -> list[Finding]:
     if rules.emoji == "none" and count:
         return [Finding("emoji", Severity.BLOCKING, f"uses {count} emoji; this brand uses none", "remove the emoji")]
     if rules.emoji == "limit" and count > rules.max_emoji:
-        return [Finding("emoji", Severity.WARNING, f"uses {count} emoji; the brand limit is {rules.max_emoji}",
-                        f"keep at most {rules.max_emoji}")]  # fmt: skip
+        return [
+            Finding(
+                "emoji",
+                Severity.WARNING,
+                f"uses {count} emoji; the brand limit is {rules.max_emoji}",
+                f"keep at most {rules.max_emoji}",
+            )
+        ]
     return []
 
 
@@ -96,8 +114,14 @@ def _length(text: str, rules: VoiceRules, platform_limit: int | None) -> list[Fi
     limits = [(n, why) for n, why in ((rules.max_length, "brand"), (platform_limit, "platform")) if n]
     for limit, why in sorted(limits, key=lambda item: item[0]):
         if len(text) > limit:
-            return [Finding("max_length", Severity.BLOCKING, f"{len(text)} characters; the {why} limit is {limit}",
-                            f"shorten it by {len(text) - limit} characters, or move the detail to a DM")]  # fmt: skip
+            return [
+                Finding(
+                    "max_length",
+                    Severity.BLOCKING,
+                    f"{len(text)} characters; the {why} limit is {limit}",
+                    f"shorten it by {len(text) - limit} characters, or move the detail to a DM",
+                )
+            ]
     return []
 
 
@@ -109,15 +133,27 @@ def _shouting(text: str, rules: VoiceRules) -> list[Finding]:
     mostly_caps = len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.6
     if not mostly_caps and len(loud) < 2:
         return []
-    return [Finding("shouting", Severity.WARNING, f"reads as shouting ({', '.join(loud[:3]) or 'mostly capitals'})",
-                    "write in sentence case; use words, not capitals, for emphasis")]  # fmt: skip
+    return [
+        Finding(
+            "shouting",
+            Severity.WARNING,
+            f"reads as shouting ({', '.join(loud[:3]) or 'mostly capitals'})",
+            "write in sentence case; use words, not capitals, for emphasis",
+        )
+    ]
 
 
 def _apology(text: str, rules: VoiceRules, sentiment: str | None) -> list[Finding]:
     if not rules.apology_on_negative or sentiment != "negative" or APOLOGY.search(text):
         return []
-    return [Finding("apology", Severity.WARNING, "the customer is unhappy and the reply does not apologise",
-                    'acknowledge the problem, e.g. "We\'re sorry about this"')]  # fmt: skip
+    return [
+        Finding(
+            "apology",
+            Severity.WARNING,
+            "the customer is unhappy and the reply does not apologise",
+            'acknowledge the problem, e.g. "We\'re sorry about this"',
+        )
+    ]
 
 
 def _phone_like(match: str) -> bool:
@@ -139,8 +175,14 @@ def _personal(text: str, rules: VoiceRules) -> list[Finding]:
     found = personal_data(text)
     if not found:
         return []
-    return [Finding("personal_data", Severity.BLOCKING, f"a public reply would expose {', '.join(found[:3])}",
-                    "remove it and ask the customer to continue in a DM")]  # fmt: skip
+    return [
+        Finding(
+            "personal_data",
+            Severity.BLOCKING,
+            f"a public reply would expose {', '.join(found[:3])}",
+            "remove it and ask the customer to continue in a DM",
+        )
+    ]
 
 
 def check_reply(
@@ -154,10 +196,14 @@ def check_reply(
     """Every finding for a draft, blocking ones first; ``sign_off`` is the sending agent's own."""
     rules = rules or VoiceRules()
     findings = (
-        _banned(text, rules) + _personal(text, rules) + _length(text, rules, platform_limit)
-        + _sign_off(text, rules, sign_off) + _emoji(text, rules) + _shouting(text, rules)
+        _banned(text, rules)
+        + _personal(text, rules)
+        + _length(text, rules, platform_limit)
+        + _sign_off(text, rules, sign_off)
+        + _emoji(text, rules)
+        + _shouting(text, rules)
         + _apology(text, rules, sentiment)
-    )  # fmt: skip
+    )
     return sorted(findings, key=lambda f: not f.blocking)
 
 

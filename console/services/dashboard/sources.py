@@ -1,7 +1,7 @@
 """The dashboard's reads: rollup rows for the trusted whole days, the mentions table for the rest.
 
 Each function runs one ``UNION ALL`` of a rollup part and a raw part (see
-:func:`console.services.rollup.split`) and returns a small frame already grouped by
+:func:`console.services.dashboard.rollup.split`) and returns a small frame already grouped by
 dimension, so the dashboard's figures come out the same whether the rollups exist or not.
 """
 
@@ -14,8 +14,8 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Select, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from console.services.dashboard_filters import DashboardFilters, scope
-from console.services.rollup import (
+from console.services.dashboard.filters import DashboardFilters, scope
+from console.services.dashboard.rollup import (
     DAILY_DIMENSIONS,
     DURATIONS,
     OPEN,

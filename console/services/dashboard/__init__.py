@@ -1,0 +1,1 @@
+"""Reputation dashboards: filters, the hourly rollup and the reads each page makes."""

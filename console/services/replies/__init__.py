@@ -1,0 +1,1 @@
+"""Replying: composing in the brand voice, saved drafts, suggestions and the outbox."""
