@@ -1,4 +1,4 @@
-"""Export throughput and peak memory: streamed chunks (ours) vs pandas over every row (baseline).
+"""Export throughput and peak memory: Arrow batches streamed from the store (ours) vs pandas over every row (baseline).
 
     mentiondesk generate --mentions 1000000 --database-url URL     # once
     python bench/export.py --database-url URL --mentions 1000000
@@ -15,6 +15,7 @@ The baseline reads the same query into one DataFrame with ``pandas.read_sql`` an
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -111,6 +112,7 @@ def main() -> None:
         print(json.dumps(child(args.child, args.database_url, args.mentions, args.out, args.compression)))
         return
     print(f"# {machine()}")
+    print(f"# export code: {importlib.util.find_spec('console.services.export').origin}")  # this tree's, not another's
     print(f"# load average before: {os.getloadavg()}; Parquet compression: {args.compression}")
     jobs = ["csv", "parquet"] + ([] if args.no_baseline else ["naive_csv", "naive_parquet"])
     with tempfile.TemporaryDirectory() as folder:

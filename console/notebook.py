@@ -25,8 +25,8 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.services.export import arrow_batch, arrow_schema
-from console.services.mention_query import MentionFilters, columns_for, iter_chunks
+from console.services.export import arrow_schema, mention_batches
+from console.services.mention_query import MentionFilters, columns_for
 from console.services.store import open_store
 from storage.models import Brand
 
@@ -109,9 +109,7 @@ def mentions_frame(
                 search=search,
                 include_brand_posts=include_brand_posts,
             )
-            batches = [
-                arrow_batch(rows, columns, schema) for rows in iter_chunks(session, filters, columns, limit=limit)
-            ]
+            batches = list(mention_batches(session, filters, columns, limit=limit))
     finally:
         store.dispose()
     return pa.Table.from_batches(batches, schema=schema).to_pandas(types_mapper=_types)

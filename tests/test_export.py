@@ -1,30 +1,147 @@
-"""Exports: formula injection made inert, types that read back, streaming, the CLI and the notebook frame."""
+"""Exports on real SQLite and real PostgreSQL: files equal to a row-by-row Python rendering, formulas made inert,
+types that read back, filters, progress, clean failures, the CLI and the notebook frame."""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from openpyxl import load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from sqlalchemy import func, select
 
 from console.cli import main
 from console.notebook import mentions_frame
-from console.services import export as export_module
-from console.services import export_adbc, export_sqlite_adbc
-from console.services.export import export_mentions, neutralise
-from console.services.mention_query import COLUMNS, MentionFilters
+from console.services.export import ExportUnavailable, arrow_schema, export_mentions, neutralise, read, writers
+from console.services.mention_query import COLUMNS, MentionFilters, base_query, columns_for, where
+from console.services.store import open_store
+from storage.models import Classification, Mention
 from tests import dashboard_data as D
 
 ALL = MentionFilters()
+ODD_TEXTS = ['say "hi", then\nleave', "=cmd", "", "naïve ☕ 日本", "  spaced", "a\rb", "-1", "@here", "\ttab", "x,y"]
+ODD_TOPICS = [["-a", 'b "c"'], [], ["naïve, café", "日本"], ["back\\slash"], ["=SUM(A1)", "plain"]]
+TIE = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)  # m3's time, shared by the odd rows
 
 
 def _export(store, fmt, path, filters=ALL, **kw):
     with store.read() as session:
         return export_mentions(session, filters, fmt, path, **kw)
+
+
+def _fill_odd(store):
+    """D.build's rows, plus rows whose cells need quoting, neutralising, escaping or their microseconds."""
+    D.build(store)
+    with store.transaction() as s:
+        for i, body in enumerate(ODD_TEXTS):
+            m = Mention(
+                platform="x",
+                external_id=f"odd{i}",
+                text=body,
+                created_at=TIE + timedelta(microseconds=120 * (i % 3)),
+                fetched_at=TIE,
+                url=None if i % 3 else f"https://x.test/{i},{i}",
+                like_count=i,
+                raw={"z": i, "a": [1.5, None, "ü"], "m": {"y": True, "b": "x\ny"}} if i % 2 else {},
+            )
+            s.add(m)
+            s.flush()
+            if i % 2:
+                s.add(
+                    Classification(
+                        mention_id=m.id,
+                        model_name="m",
+                        model_version="1",
+                        sentiment="neutral",
+                        p_negative=1 / 3,
+                        p_neutral=0.5,
+                        p_positive=0.125,
+                        urgency="low",
+                        urgency_score=1e-05,
+                        topics=ODD_TOPICS[i % len(ODD_TOPICS)],
+                    )
+                )
+
+
+def _python_rows(store, columns, filters=ALL):
+    """The export's rows as SQLAlchemy reads them: Python values, one object per cell."""
+    with store.read() as session:
+        return [tuple(r) for r in session.execute(base_query(columns, filters))]
+
+
+def _cell(value, kind, *, text_booleans):
+    """A CSV or Excel cell rendered in Python, as the export promises it."""
+    if value is None:
+        return None
+    if kind == "time":
+        return value.isoformat().replace("+00:00", "Z")
+    if kind == "list":
+        return neutralise("; ".join(value))
+    if kind == "json":
+        return neutralise(json.dumps(value, ensure_ascii=False, sort_keys=True))
+    if kind == "str":
+        return neutralise(value)
+    if kind == "bool" and text_booleans:
+        return "true" if value else "false"
+    if kind == "float":  # the CSV prints floats as Arrow does (0.00001, 0), the cell keeps the number
+        return pa.scalar(value, pa.float64()).cast(pa.string()).as_py() if text_booleans else value
+    return value
+
+
+def _read_back(text):
+    return ILLEGAL_CHARACTERS_RE.sub("", text).replace("\r", "\n") or None
+
+
+def _python_file(fmt, rows, columns):
+    names = [c.name for c in columns]
+    if fmt == "csv":
+        out = io.StringIO(newline="")
+        writer = csv.writer(out)
+        writer.writerow(names)
+        writer.writerows([_cell(v, c.kind, text_booleans=True) for v, c in zip(r, columns, strict=True)] for r in rows)
+        return out.getvalue().encode()
+    if fmt == "jsonl":
+        lines = []
+        for row in rows:
+            values = [_cell(v, "time", text_booleans=False) if c.kind == "time" else v for v, c in zip(row, columns)]
+            lines.append(json.dumps(dict(zip(names, values, strict=True)), ensure_ascii=False) + "\n")
+        return "".join(lines).encode()
+    if fmt == "xlsx":  # as openpyxl reads the cells back: an empty string is no value, XML reads CR as LF
+        cells = [[_cell(v, c.kind, text_booleans=False) for v, c in zip(r, columns, strict=True)] for r in rows]
+        clean = [tuple(_read_back(v) if isinstance(v, str) else v for v in r) for r in cells]
+        return [tuple(names), *clean]
+    arrays = [
+        [json.dumps(v, ensure_ascii=False, sort_keys=True) if c.kind == "json" and v is not None else v for v in values]
+        for values, c in zip(zip(*rows, strict=True), columns, strict=True)
+    ]
+    return pa.Table.from_arrays(
+        [pa.array(a, f.type) for a, f in zip(arrays, arrow_schema(columns))], schema=arrow_schema(columns)
+    )
+
+
+@pytest.mark.parametrize("include_raw", [False, True], ids=["columns", "with raw_json"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet", "xlsx"])
+def test_file_equals_a_row_by_row_python_rendering(store, tmp_path, monkeypatch, fmt, include_raw):
+    _fill_odd(store)
+    monkeypatch.setattr(read, "SQLITE_PART_ROWS", 3)  # SQLite: parts of ~3 rows, ties kept together
+    columns = columns_for(include_raw)
+    result = _export(store, fmt, tmp_path / f"m.{fmt}", include_raw=include_raw, chunk_rows=3)
+    expected = _python_file(fmt, _python_rows(store, columns), columns)
+    assert result.rows == 10 + len(ODD_TEXTS) and result.columns == tuple(c.name for c in columns)
+    if fmt in ("csv", "jsonl"):
+        assert (tmp_path / f"m.{fmt}").read_bytes() == expected
+    elif fmt == "parquet":
+        table = pq.read_table(tmp_path / "m.parquet")
+        assert table.schema == expected.schema and table.equals(expected)
+    else:
+        sheet = load_workbook(tmp_path / "m.xlsx", read_only=True).active
+        width = len(columns)  # read-only rows end at their last value
+        assert [r + (None,) * (width - len(r)) for r in sheet.iter_rows(values_only=True)] == expected
 
 
 @pytest.mark.parametrize(
@@ -58,6 +175,22 @@ def test_csv_neutralises_formula_and_names_utc(store, tmp_path):
     assert m1["author_verified"] == "false" and m1["brand"] == "Skyline" and m1["assignee"] == "alice"
     assert m1["status"] == "resolved"
     assert all(not name.endswith("_at") for name in rows[0])  # every time column names its zone
+    assert (tmp_path / "m.csv").read_bytes().count(b"\r\n") == 11  # Python csv's CRLF, header included
+
+
+def test_csv_odd_cells_read_back(store, tmp_path):
+    _fill_odd(store)
+    _export(store, "csv", tmp_path / "m.csv")
+    with (tmp_path / "m.csv").open(encoding="utf-8", newline="") as f:
+        rows = {r["external_id"]: r for r in csv.DictReader(f)}
+    assert rows["odd0"]["text"] == 'say "hi", then\nleave' and rows["odd1"]["text"] == "'=cmd"
+    assert rows["odd8"]["text"] == "'\ttab" and rows["odd5"]["text"] == "a\rb" and rows["odd6"]["text"] == "'-1"
+    assert rows["odd5"]["topics"] == '\'-a; b "c"' and rows["odd3"]["topics"] == "back\\slash"
+    assert rows["odd0"]["topics"] == rows["odd1"]["topics"] == ""  # no classification; no topics
+    assert rows["odd7"]["topics"] == "naïve, café; 日本" and rows["odd9"]["topics"] == "'=SUM(A1); plain"
+    assert rows["odd0"]["url"] == "https://x.test/0,0" and rows["odd1"]["url"] == ""
+    assert rows["odd1"]["created_at_utc"] == "2026-11-03T02:00:00.000120Z"
+    assert rows["odd0"]["created_at_utc"] == "2026-11-03T02:00:00Z"
 
 
 def test_xlsx_cell_is_inert_text_when_read_back(store, tmp_path):
@@ -78,8 +211,6 @@ def test_xlsx_cell_is_inert_text_when_read_back(store, tmp_path):
 
 def test_xlsx_drops_control_characters_openpyxl_rejects(store, tmp_path):
     D.build(store)
-    from storage.models import Mention
-
     with store.transaction() as s:
         s.add(Mention(platform="x", external_id="ctl", text="bad\x07bell", created_at=D.NOW, fetched_at=D.NOW))
     _export(store, "xlsx", tmp_path / "m.xlsx")
@@ -111,7 +242,7 @@ def test_parquet_reads_back_same_rows_and_types(store, tmp_path):
     stats = {group.column(i).path_in_schema: group.column(i).statistics for i in range(group.num_columns)}
     assert stats["created_at_utc"].has_min_max and stats["id"].has_min_max and stats["platform"].has_min_max
     assert stats["text"] is None and stats["url"] is None  # free text: no statistics
-    assert pa.default_memory_pool().backend_name == "system"  # see export.use_system_allocator
+    assert pa.default_memory_pool().backend_name == "system"  # batches made in one thread, freed in another
 
 
 def test_jsonl_has_native_types(store, tmp_path):
@@ -136,25 +267,136 @@ def test_filters_and_progress(store, tmp_path):
     assert topic.rows == 1
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
-def test_failed_export_leaves_no_file(store, tmp_path, monkeypatch, fmt):
+def test_filter_values_are_quoted_into_the_sql(store, tmp_path):
+    brands = D.build(store)
+    with store.transaction() as s:  # a search term with a quote, a percent and a backslash: quoted, not run
+        s.add(Mention(platform="x", external_id="q", text="it's 100% back\\slash", created_at=TIE, fetched_at=TIE))
+    cases = [
+        MentionFilters(search="it's 100% back\\slash"),
+        MentionFilters(since=D.START, until=D.END, brand_ids=[brands["Skyline"]], include_brand_posts=False),
+        MentionFilters(topics=["refund"], statuses=["new", "resolved"], platforms=["x"]),
+        MentionFilters(sentiments=["negative"], urgencies=["high", "low"]),
+    ]
+    for i, filters in enumerate(cases):
+        table = pq.read_table(_export(store, "parquet", tmp_path / f"{i}.parquet", filters).path)
+        with store.read() as s:
+            ids = s.scalars(select(Mention.id).where(*where(filters)).order_by(Mention.created_at, Mention.id)).all()
+        assert table["id"].to_pylist() == list(ids), filters
+    assert pq.read_table(tmp_path / "0.parquet")["external_id"].to_pylist() == ["q"]
+
+
+def test_a_column_null_through_the_first_batch_keeps_its_type(store, tmp_path):
+    """SQLite's driver types a column from its first batch: NULL all through it must not make it int64."""
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    with store.transaction() as s:
+        s.add_all(
+            Mention(
+                platform="x",
+                external_id=f"n{i}",
+                text="t",
+                created_at=when + timedelta(hours=i),
+                fetched_at=when,
+                resolved_at=when + timedelta(days=1) if i >= 4 else None,
+            )
+            for i in range(6)
+        )
+    _export(store, "parquet", tmp_path / "m.parquet", chunk_rows=2)
+    table = pq.read_table(tmp_path / "m.parquet")
+    assert table.schema.field("resolved_at_utc").type == pa.timestamp("us", tz="UTC")
+    assert table.column("resolved_at_utc").to_pylist() == [None] * 4 + [when + timedelta(days=1)] * 2
+    _export(store, "csv", tmp_path / "m.csv", chunk_rows=2)
+    with (tmp_path / "m.csv").open(encoding="utf-8", newline="") as f:
+        assert [r["resolved_at_utc"] for r in csv.DictReader(f)] == [""] * 4 + ["2026-01-02T00:00:00Z"] * 2
+
+
+def test_sqlite_parts_read_one_state_while_a_writer_commits(sqlite_store, monkeypatch):
+    D.build(sqlite_store)
+    monkeypatch.setattr(read, "SQLITE_PART_ROWS", 2)
+    columns = columns_for()
+    before = [r[0] for r in _python_rows(sqlite_store, columns)]
+    with sqlite_store.read() as session:
+        batches = read.mention_batches(session, ALL, columns)
+        first = next(batches)  # the first parts are read; the rest will be after this commit
+        with sqlite_store.transaction() as s:
+            s.add(Mention(platform="x", external_id="later", text="t", created_at=D.NOW, fetched_at=D.NOW))
+            s.execute(Mention.__table__.update().values(text="changed"))
+        rows = pa.Table.from_batches([first, *batches]).to_pylist()
+    assert len(rows) == 10 and {r["text"] for r in rows}.isdisjoint({"changed"})
+    assert [r["id"] for r in rows] == before
+
+
+def test_the_fence_holds_writers_until_every_sqlite_reader_has_begun(sqlite_store, tmp_path, monkeypatch):
+    import sqlite3
+
+    D.build(sqlite_store)
+    path = sqlite_store.engine.url.database
+    real_connect, opened = read.adbc_driver_sqlite.dbapi.connect, []
+
+    def connect_then_write(*args, **kwargs):
+        if opened:  # between the readers: another process tries to commit, and waits
+            other = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("INSERT INTO brands (name, is_competitor) VALUES ('Sneaky', 0)")
+            other.close()
+        opened.append(1)
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(read.adbc_driver_sqlite.dbapi, "connect", connect_then_write)
+    assert _export(sqlite_store, "csv", tmp_path / "m.csv").rows == 10 and len(opened) == read.SQLITE_READERS
+    monkeypatch.undo()
+    with sqlite_store.transaction() as s:  # and once they have, writers go on
+        s.execute(Mention.__table__.update().values(text="changed"))
+
+
+@pytest.mark.parametrize("where_", ["writer", "reader"])
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet", "jsonl"])
+def test_failed_export_leaves_no_file(store, tmp_path, monkeypatch, fmt, where_):
     D.build(store)
-    module, name = export_module, "rechunk" if fmt == "parquet" else "iter_chunks"
-    if fmt == "csv":  # CSV comes from the ADBC drivers' batches
-        pg = store.url.startswith("postgresql")
-        module, name = (export_adbc, "typed_batches") if pg else (export_sqlite_adbc, "raw_batches")
-    real = getattr(module, name)
+    if where_ == "writer":  # the first chunk is written, then the disk fills up
+        writer = type(writers.WRITERS[fmt].__name__, (writers.WRITERS[fmt],), {})
+        real_write, written = writer.write, []
 
-    def boom(*args, **kwargs):  # the first chunk is written, then the disk fills up
-        yield next(iter(real(*args, **kwargs)))
-        raise RuntimeError("disk full")
+        def write(self, chunk):
+            if written:
+                raise RuntimeError("disk full")
+            written.append(chunk.num_rows)
+            real_write(self, chunk)
 
-    monkeypatch.setattr(module, name, boom)
+        writer.write = write
+        monkeypatch.setitem(writers.WRITERS, fmt, writer)
+    else:  # the reading thread fails converting a batch
+
+        def typed(*args):
+            raise RuntimeError("disk full")
+
+        monkeypatch.setattr(read, "_typed", typed)
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(RuntimeError, match="disk full"):
         _export(store, fmt, out / f"m.{fmt}", chunk_rows=2)
     assert list(out.iterdir()) == []
+    monkeypatch.undo()
+    assert _export(store, fmt, out / f"m.{fmt}").rows == 10  # nothing left holding the store
+
+
+def test_an_in_memory_sqlite_store_is_refused_clearly(tmp_path):
+    store = open_store("sqlite://")
+    with store.read() as session, pytest.raises(ExportUnavailable, match="in memory"):
+        export_mentions(session, ALL, "csv", tmp_path / "m.csv")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.pg
+def test_postgres_unreachable_through_adbc_is_a_clear_cli_error(pg_store, tmp_path, monkeypatch, capsys):
+    D.build(pg_store)
+
+    def refused(*args, **kwargs):
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setattr(read.adbc_driver_postgresql.dbapi, "connect", refused)
+    assert main(["export", "--database-url", pg_store.url, "--out", str(tmp_path / "m.csv")]) == 1
+    assert "cannot read PostgreSQL through ADBC (ConnectionRefusedError: connection refused)" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_export_parquet_with_brand_and_since(sqlite_store, tmp_path, capsys):
@@ -182,15 +424,14 @@ def test_cli_export_parquet_with_brand_and_since(sqlite_store, tmp_path, capsys)
     assert pq.ParquetFile(out).metadata.row_group(0).column(0).compression == "SNAPPY"  # the default
 
 
-@pytest.mark.parametrize("include_raw", [False, True], ids=["fast path", "row path"])
-def test_cli_export_parquet_compression_is_a_choice(sqlite_store, tmp_path, capsys, include_raw):
+def test_cli_export_parquet_compression_is_a_choice(sqlite_store, tmp_path, capsys):
     D.build(sqlite_store)
     out = tmp_path / "out.parquet"
-    raw = ["--include-raw"] if include_raw else []
-    assert main(["export", "--database-url", sqlite_store.url, "--compression", "zstd", *raw, "--out", str(out)]) == 0
+    args = ["export", "--database-url", sqlite_store.url, "--compression", "zstd", "--include-raw", "--out", str(out)]
+    assert main(args) == 0
     group = pq.ParquetFile(out).metadata.row_group(0)
     assert {group.column(i).compression for i in range(group.num_columns)} == {"ZSTD"}
-    assert pq.read_table(out).num_rows == 10
+    assert pq.read_table(out).num_rows == 10 and "raw_json" in pq.read_table(out).column_names
     assert main(["export", "--database-url", sqlite_store.url, "--compression", "brotli", "--out", str(out)]) == 2
     assert "brotli" in capsys.readouterr().err
 
@@ -217,86 +458,10 @@ def test_notebook_frame_has_the_export_columns(store, tmp_path):
         store, "parquet", parquet, MentionFilters(since=datetime(2026, 11, 2, tzinfo=UTC), brand_ids=[brands["Nimbus"]])
     )
     assert list(pq.read_table(parquet).to_pandas().columns) == list(frame.columns)
+    first = mentions_frame(limit=3, include_raw=True, database_url=store.url)
+    with store.read() as s:
+        oldest = s.scalars(select(Mention.external_id).order_by(Mention.created_at, Mention.id).limit(3)).all()
+        assert s.scalar(select(func.count()).select_from(Mention)) == 10
+    assert list(first["external_id"]) == list(oldest) and list(first["raw_json"]) == ["{}"] * 3
     with pytest.raises(ValueError, match="unknown brand"):
         mentions_frame(brands=["Nope"], database_url=store.url)
-
-
-TOPIC_CASES = [
-    ["-minus", "plain"],  # the formula quote goes on the joined cell, once
-    ['say "hi"', "back\\slash"],  # JSON escapes: PostgreSQL's string shortcut must not be taken
-    ["naïve, café", "日本"],  # non-ASCII and the CSV separator inside a name
-    [],
-    ["=SUM(A1)"],
-]
-
-
-def test_topics_and_times_render_like_python(store, tmp_path):
-    from storage.models import Classification, Mention
-
-    D.build(store)
-    when = datetime(2026, 11, 3, 8, 0, 0, 120, tzinfo=UTC)  # microseconds keep all six digits
-    with store.transaction() as s:
-        for i, topics in enumerate(TOPIC_CASES):
-            m = Mention(platform="x", external_id=f"t{i}", text="t", created_at=when, fetched_at=when)
-            s.add(m)
-            s.flush()
-            scores = {"p_negative": 0.1, "p_neutral": 0.8, "p_positive": 0.1}
-            s.add(
-                Classification(
-                    mention_id=m.id,
-                    model_name="t",
-                    model_version="1",
-                    sentiment="neutral",
-                    urgency="low",
-                    topics=topics,
-                    **scores,
-                )
-            )
-    _export(store, "csv", tmp_path / "m.csv")
-    with (tmp_path / "m.csv").open(encoding="utf-8", newline="") as f:
-        rows = {r["external_id"]: r for r in csv.DictReader(f)}
-    for i, topics in enumerate(TOPIC_CASES):
-        assert rows[f"t{i}"]["topics"] == neutralise("; ".join(topics))
-        assert rows[f"t{i}"]["created_at_utc"] == "2026-11-03T08:00:00.000120Z"
-    assert rows["own"]["topics"] == ""  # no classification
-    _export(store, "parquet", tmp_path / "m.parquet")
-    table = {r["external_id"]: r for r in pq.read_table(tmp_path / "m.parquet").to_pylist()}
-    assert [table[f"t{i}"]["topics"] for i in range(len(TOPIC_CASES))] == TOPIC_CASES
-    assert table["t0"]["created_at_utc"] == when and table["own"]["topics"] is None
-
-
-def test_read_ahead_keeps_order_and_hands_back_errors():
-    from console.services.export_sqlite import read_ahead
-
-    assert list(read_ahead(lambda: iter(range(100)), ahead=2)) == list(range(100))
-
-    def failing():
-        yield 1
-        raise RuntimeError("disk gone")
-
-    with pytest.raises(RuntimeError, match="disk gone"):
-        list(read_ahead(failing))
-    produced = []
-
-    def endless():
-        for i in range(10**9):
-            produced.append(i)
-            yield i
-
-    items = read_ahead(endless, ahead=2)
-    assert next(items) == 0
-    items.close()  # the reader stops instead of running on
-    assert len(produced) <= 5
-
-
-def test_sqlite_export_reads_without_mmap_and_restores_it(sqlite_store, tmp_path):
-    from console.services.export_sqlite import without_mmap
-
-    D.build(sqlite_store)
-    with sqlite_store.read() as session:
-        before = session.connection().exec_driver_sql("PRAGMA mmap_size").scalar()
-        with without_mmap(session):
-            assert session.connection().exec_driver_sql("PRAGMA mmap_size").scalar() == 0
-        assert session.connection().exec_driver_sql("PRAGMA mmap_size").scalar() == before
-        assert export_mentions(session, ALL, "csv", tmp_path / "m.csv").rows == 10
-        assert session.connection().exec_driver_sql("PRAGMA mmap_size").scalar() == before

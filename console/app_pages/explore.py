@@ -9,6 +9,7 @@ import streamlit as st
 from console.services.explore import DEFAULT_COLUMNS, PAGE_EXPORT_LIMIT, explore_page, export_bytes
 from console.services.export import FORMATS
 from console.services.mention_query import COLUMNS, MentionFilters
+from console.ui.actions import shown_refusals
 from console.ui.resources import filter_choices, get_store, team_zone
 from storage.enums import MentionStatus
 
@@ -88,9 +89,9 @@ if result.total > PAGE_EXPORT_LIMIT:
 elif result.total:
     fmt = st.segmented_control("Format", FORMATS, default="csv", key="x_format") or "csv"
     if st.button("Prepare file", key="x_prepare", icon=":material/file_export:"):
-        with store.read() as session, st.spinner(f"Writing {result.total:,} rows…"):
+        with shown_refusals("Export"), store.read() as session, st.spinner(f"Writing {result.total:,} rows…"):
             payload, rows = export_bytes(session, filters, fmt)
-        st.session_state["x_export"] = (fmt, payload, rows)
+            st.session_state["x_export"] = (fmt, payload, rows)
     prepared = st.session_state.get("x_export")
     if prepared and prepared[0] == fmt:
         st.download_button(

@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from console.commands import open_existing_store
 from console.commands.db import url_option
 from console.notebook import brand_ids, parse_when
 from console.services.export import (
     FORMATS,
     PARQUET_CODECS,
     PARQUET_COMPRESSION,
+    ExportUnavailable,
+    Format,
     export_mentions,
     format_from_path,
     matching_rows,
 )
 from console.services.mention_query import MentionFilters
-from console.services.store import open_store
 
 
-def _when(_ctx: click.Context, param: click.Parameter, value: str | None) -> object:
+def _when(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
     try:
         return parse_when(value)
     except ValueError:
@@ -46,14 +49,14 @@ def _when(_ctx: click.Context, param: click.Parameter, value: str | None) -> obj
     type=click.Choice(PARQUET_CODECS),
     default=PARQUET_COMPRESSION,
     show_default=True,
-    help="Parquet only: zstd writes a ~30% smaller file, more slowly.",
+    help="Parquet only: zstd writes a smaller file than snappy, more slowly.",
 )
 @url_option
 def export_command(
     out: Path,
-    fmt: str | None,
-    since: object,
-    until: object,
+    fmt: Format | None,
+    since: datetime | None,
+    until: datetime | None,
     brands: tuple[str, ...],
     platforms: tuple[str, ...],
     statuses: tuple[str, ...],
@@ -74,7 +77,7 @@ def export_command(
         chosen = fmt or format_from_path(out)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    store = open_store(database_url)
+    store = open_existing_store(database_url)
     try:
         with store.read() as session:
             try:
@@ -84,7 +87,7 @@ def export_command(
                     until=until,
                     brand_ids=ids,
                     platforms=platforms,
-                    statuses=statuses,  # type: ignore[arg-type]
+                    statuses=statuses,
                     sentiments=sentiments,
                     urgencies=urgencies,
                     search=search,
@@ -102,15 +105,18 @@ def export_command(
                 transient=True,
             ) as bar:
                 task = bar.add_task("rows", total=total)
-                result = export_mentions(
-                    session,
-                    filters,
-                    chosen,
-                    out,  # type: ignore[arg-type]
-                    include_raw=include_raw,
-                    progress=lambda n: bar.advance(task, n),
-                    parquet_compression=compression,
-                )
+                try:
+                    result = export_mentions(
+                        session,
+                        filters,
+                        chosen,
+                        out,
+                        include_raw=include_raw,
+                        progress=lambda n: bar.advance(task, n),
+                        parquet_compression=compression,
+                    )
+                except ExportUnavailable as exc:
+                    raise click.ClickException(str(exc)) from None
     finally:
         store.dispose()
     click.echo(f"{result.rows:,} mentions, {len(result.columns)} columns -> {result.path}")
