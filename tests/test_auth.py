@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from console.config import load_config
 from console.services import audit
 from console.services.auth import (
     SignInError,
@@ -20,7 +21,7 @@ from console.services.auth import (
     token_hash,
 )
 from console.services.permissions import Permission, PermissionDenied, require
-from console.services.settings import add_user, update_user
+from console.services.settings import SettingsError, add_user, settings_overview, update_user
 from console.services.store import Store
 from storage.enums import Role
 from storage.models import AuditEntry, AuthSession, User
@@ -145,6 +146,10 @@ def test_only_admins_manage_users_and_browse_the_audit_log(store: Store) -> None
             add_user(s, world.manager, "eve", "long enough pw", Role.ADMIN)
         with pytest.raises(PermissionDenied):
             audit.browse(s, world.agent, audit.AuditFilters())
+        with pytest.raises(SettingsError, match="role: 'owner' is not one of agent"):
+            add_user(s, world.admin, "eve", "long enough pw", "owner")
+        with pytest.raises(PermissionDenied):
+            settings_overview(s, world.manager, load_config())
         add_user(s, world.admin, "newbie", "long enough pw", Role.AGENT, "New Bie")
     with store.read() as s:
         rows, total = audit.browse(s, world.admin, audit.AuditFilters(actions=["user.create"]))

@@ -211,10 +211,10 @@ def _journey(browser: Any, demo: str) -> None:
 
     _click_row(page, 2)
     for _ in range(80):
-        if _view_in(page.url).sel is not None and _selected_handles(page):
+        if len(_view_in(page.url).selected) == 1 and _selected_handles(page):
             break
         page.wait_for_timeout(250)
-    mention_id = _view_in(page.url).sel
+    mention_id = _view_in(page.url).selected[0]
     assert mention_id is not None, page.url
     (handle,) = _selected_handles(page)
     _assert_shows(page, handle)

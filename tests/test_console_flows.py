@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from console.config import load_config
@@ -16,7 +16,7 @@ from console.services.auth import authenticate
 from console.services.catalog import sync_config
 from console.services.store import Store, open_store
 from storage.enums import MentionStatus, ReplyState
-from storage.models import AuditEntry, LabelFeedback, Mention, Reply
+from storage.models import AuditEntry, LabelFeedback, Mention, Reply, User
 from tests.triage_data import PASSWORD, World, build_world
 
 CONSOLE = Path(__file__).resolve().parents[1] / "console"
@@ -172,3 +172,34 @@ def test_suggested_replies_use_the_sentence_encoder_on_request(env: tuple[Store,
     assert not at.exception, [e.value for e in at.exception]
     shown = [c.value for c in at.caption] + [i.value for i in at.markdown]
     assert any("No similar past replies yet" in v or "similar to:" in v for v in shown)
+
+
+def test_settings_shows_refusals_in_words_and_saves_a_template(env: tuple[Store, World]) -> None:
+    store, w = env
+    settings = _page(CONSOLE / "app_pages" / "settings.py", _token(store, "admin"))
+
+    def add_user(username: str, password: str) -> list[str]:
+        next(t for t in settings.text_input if t.label == "Username").set_value(username)
+        next(t for t in settings.text_input if t.label == "Initial password").set_value(password)
+        _button(settings, "Add user").click().run()
+        assert not settings.exception, [e.value for e in settings.exception]
+        return [e.value for e in settings.error]
+
+    assert add_user("newbie", "short") == ["User: passwords need at least 8 characters"]
+    assert add_user("jamie", PASSWORD) == ["User: user 'jamie' already exists"]
+    settings.selectbox(key="u_pick").set_value("admin").run()
+    settings.selectbox(key=f"u_role_{w.admin.id}").set_value("agent").run()
+    _button(settings, "Save user").click().run()
+    assert [e.value for e in settings.error] == ["User: you cannot demote or deactivate yourself; ask another admin"]
+    picker = settings.selectbox(key="t_pick")
+    picker.set_value(next(o for o in picker.options if "Delay update" in str(o))).run()
+    body = next(t for t in settings.text_area if t.label == "Body")
+    assert body.value.strip()
+    body.set_value(body.value + " Thanks for bearing with us.")
+    _button(settings, "Save template").click().run()
+    assert not settings.exception and not settings.error
+    with store.read() as s:
+        assert s.scalar(select(func.count()).select_from(User).where(User.username == "newbie")) == 0
+        assert s.scalar(select(User.role).where(User.id == w.admin.id)).value == "admin"  # type: ignore[union-attr]
+        saved = s.scalar(select(AuditEntry).where(AuditEntry.action == "template.save"))
+    assert saved is not None and saved.after["body"].endswith("Thanks for bearing with us.")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from sqlalchemy import update
+from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
 from console.config import load_config
@@ -20,7 +20,7 @@ from console.services.auth import authenticate
 from console.services.catalog import sync_config
 from console.services.saved_views import own_views
 from console.services.store import Store, open_store
-from storage.models import Mention
+from storage.models import Mention, MentionTag
 from tests.triage_data import PASSWORD, World, build_world
 
 INBOX = Path(__file__).resolve().parents[1] / "console" / "app_pages" / "inbox.py"
@@ -111,3 +111,21 @@ def test_save_this_view_stores_it_for_its_owner(env: tuple[Store, World]) -> Non
         ]
         assert own_views(s, w.other_agent) == []
     assert at.session_state["inbox_view_pick"] == "Angry, soonest due"  # the new view is the one shown
+
+
+def test_bulk_actions_show_a_refusal_in_words_and_apply_the_rest(env: tuple[Store, World]) -> None:
+    store, w = env
+    picked = w.mention_ids[:2]
+    at = _inbox(store, {"sel": [str(i) for i in picked]})
+    at.text_input(key="bulk_tag").set_value("x" * 65).run()
+    next(b for b in at.button if b.label == "Add tag").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == ["Add tag: a tag needs 1 to 64 characters"]
+    next(b for b in at.button if b.label == "Assign").click().run()  # "(unassign)": taking work off others
+    assert [e.value for e in at.error] == ["Assign: jamie (agent) may not reassign; allowed for: manager, admin"]
+    at.selectbox(key="bulk_who").set_value("jamie").run()  # an agent may assign only to themself
+    next(b for b in at.button if b.label == "Assign").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with store.read() as s:
+        assert {s.get(Mention, i).assignee_id for i in picked} == {w.agent.id}  # type: ignore[union-attr]
+        assert not s.scalars(select(MentionTag)).all()

@@ -27,7 +27,7 @@ chosen = a.multiselect("Action", actions, key="a_actions")
 who = b.text_input("Actor contains", key="a_actor")
 entity = c.selectbox("Entity", ["", "mention", "reply", "user", "setting", "template", "source", "brand"], key="a_ent")
 entity_id = d.text_input("Entity id", key="a_ent_id")
-days = st.date_input("Between", value=(), key="a_dates")
+days = st.date_input("Between", value=[], key="a_dates")
 picked = [x for x in (days if isinstance(days, tuple | list) else [days]) if x]
 since = datetime.combine(picked[0], time.min, zone).astimezone(UTC) if picked else None
 until = datetime.combine(picked[-1] + timedelta(days=1), time.min, zone).astimezone(UTC) if picked else None

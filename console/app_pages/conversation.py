@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import streamlit as st
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 from streamlit.errors import StreamlitPageNotFoundError
 
 from console.domain.voice import rules_for
@@ -19,6 +19,7 @@ from console.services.replies.composer import variables_for
 from console.services.replies.drafts import discard_draft, draft_of
 from console.services.replies.send import retry_reply
 from console.services.settings import effective_voice_rules
+from console.services.users import display_names, first_names
 from console.ui.actions import run_action
 from console.ui.activity_words import describe
 from console.ui.auth_gate import require_actor
@@ -32,7 +33,6 @@ from console.ui.resources import get_config, get_store, sla_clocks, team_zone
 from console.ui.safe import escape_markdown
 from console.ui.thread_view import REPLY_STATES, render_thread
 from storage.enums import OPEN_STATUSES, MentionStatus, ReplyState, Sentiment, Urgency
-from storage.models import User
 
 store, zone, cfg = get_store(), team_zone(), get_config()
 actor: Actor = require_actor()
@@ -59,8 +59,8 @@ with store.read() as session:
     history = author_history(session, detail.mention.author_id, exclude_id=mention_id) if detail else []
     voice = effective_voice_rules(session, cfg)
     kept = draft_of(session, actor, mention_id)
-    people = {i: (n or u) for i, u, n in session.execute(select(User.id, User.username, User.display_name))}
-    names = {u: (n.split()[0] if n else u) for u, n in session.execute(select(User.username, User.display_name))}
+    people = display_names(session)
+    names = first_names(session)
 if detail is None or found_claim is None:
     st.warning("That mention does not exist (any more).")
     st.stop()
@@ -193,7 +193,7 @@ def classification(d: MentionDetail) -> None:
         run_action("Label correction", store, _correct, d.mention.id, new_s, new_u)
 
 
-def _correct(session, mid: int, sentiment: str, urgency: str) -> None:  # type: ignore[no-untyped-def]
+def _correct(session: Session, mid: int, sentiment: str, urgency: str) -> None:
     triage.correct_label(session, actor, mid, "sentiment", sentiment, clocks=clocks)
     triage.correct_label(session, actor, mid, "urgency", urgency, clocks=clocks)
 

@@ -30,7 +30,7 @@ from console.services.inbox import (
     format_count,
     list_queue,
 )
-from console.services.permissions import Actor, Permission, PermissionDenied
+from console.services.permissions import Actor, Permission
 from console.services.saved_views import (
     ALL_OPEN,
     ESCALATED_TO_ME,
@@ -41,7 +41,7 @@ from console.services.saved_views import (
     save_view,
     view_counts,
 )
-from console.ui.actions import run_action
+from console.ui.actions import run_action, shown_refusals
 from console.ui.auth_gate import require_actor
 from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, sla_words
 from console.ui.inbox_table import (
@@ -469,19 +469,18 @@ def bulk(selected: list[int]) -> None:
     who = a.selectbox("Assign to", ["(unassign)", *people], key="bulk_who")
     status = b.selectbox("Set status", [s.value for s in MentionStatus], key="bulk_status")
     tag = c.text_input("Tag", key="bulk_tag")
-    try:
-        with store.transaction() as session:
-            if a.button("Assign", key="bulk_assign"):
-                done = triage.bulk_assign(session, actor, selected, assignable.get(who))
-                st.toast(f"Assigned {len(done.changed)}; skipped {len(done.skipped)}")
-            if b.button("Set status", key="bulk_set_status"):
-                done = triage.bulk_set_status(session, actor, selected, status)
-                st.toast(f"{len(done.changed)} now {status}")
-            if c.button("Add tag", key="bulk_add_tag", disabled=not tag.strip()):
-                done = triage.bulk_tag(session, actor, selected, tag)
-                st.toast(f"Tagged {len(done.changed)}")
-    except (PermissionDenied, triage.TriageError) as exc:
-        st.error(str(exc))
+    if a.button("Assign", key="bulk_assign"):
+        with shown_refusals("Assign"), store.transaction() as session:
+            done = triage.bulk_assign(session, actor, selected, assignable.get(who))
+            st.toast(f"Assigned {len(done.changed)}; skipped {len(done.skipped)}")
+    if b.button("Set status", key="bulk_set_status"):
+        with shown_refusals("Set status"), store.transaction() as session:
+            done = triage.bulk_set_status(session, actor, selected, status)
+            st.toast(f"{len(done.changed)} now {status}")
+    if c.button("Add tag", key="bulk_add_tag", disabled=not tag.strip()):
+        with shown_refusals("Add tag"), store.transaction() as session:
+            done = triage.bulk_tag(session, actor, selected, tag)
+            st.toast(f"Tagged {len(done.changed)}")
 
 
 if notice := st.session_state.pop(NOTICE, None):

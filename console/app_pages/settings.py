@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pandas as pd
 import streamlit as st
-from sqlalchemy import select
 
 from console.config import TOPIC_VOCABULARY
 from console.services import settings as svc
-from console.services.inbox import brand_choices
-from console.services.permissions import Actor, Permission, PermissionDenied
-from console.services.sources import source_health
-from console.services.users import UserExistsError
+from console.services.permissions import Actor, Permission
+from console.ui.actions import run_action
 from console.ui.auth_gate import require_actor
 from console.ui.resources import get_config, get_store
 from storage.enums import Role
-from storage.models import Brand, Source, Template
 
 store, cfg = get_store(), get_config()
 actor: Actor = require_actor()
@@ -25,27 +24,18 @@ if not actor.can(Permission.ADMIN):
     st.stop()
 
 
-def save(label: str, fn, *args: object, **kwargs: object) -> None:  # type: ignore[no-untyped-def]
-    """One audited change in its own transaction; validation problems are shown with their field."""
-    try:
-        with store.transaction() as session:
-            fn(session, actor, *args, **kwargs)
-    except (svc.SettingsError, PermissionDenied, UserExistsError, ValueError) as exc:
-        st.error(f"{label}: {exc}")
-    else:
+def save(label: str, fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+    """One audited change in its own transaction; a refusal is shown with its field, a success as a toast."""
+    if run_action(label, store, fn, actor, *args, rerun=False, **kwargs):
         st.toast(f"{label}: saved")
 
 
 tabs = st.tabs(["Sources", "Brands", "Templates", "Voice rules", "SLA policies", "Users"])
 with store.read() as session:
-    brands = brand_choices(session)
-    sources = {s.name: (s.id, s.enabled, s.interval_s) for s in session.scalars(select(Source).order_by(Source.name))}
-    health = source_health(session)
-    templates = list(session.scalars(select(Template).order_by(Template.name)))
-    keywords = {b.name: list(b.keywords or []) for b in session.scalars(select(Brand))}
-    users = svc.list_users(session, actor)
-    voice = svc.effective_voice_rules(session, cfg)
-    sla = svc.effective_sla_policy(session, cfg).policies
+    overview = svc.settings_overview(session, actor, cfg)
+brands = {b.name: b for b in overview.brands}
+sources = {s.name: s for s in overview.sources}
+health, templates, users, voice, sla = overview.health, overview.templates, overview.users, overview.voice, overview.sla
 
 with tabs[0]:
     st.dataframe(
@@ -65,18 +55,18 @@ with tabs[0]:
     )
     if sources:
         name = st.selectbox("Source", list(sources), key="s_src")
-        sid, enabled, interval = sources[name]
-        on = st.toggle("Enabled", value=enabled, key=f"s_on_{sid}")
-        every = st.number_input("Interval (s)", min_value=15, value=interval, key=f"s_int_{sid}")
+        source = sources[name]
+        on = st.toggle("Enabled", value=source.enabled, key=f"s_on_{source.id}")
+        every = st.number_input("Interval (s)", min_value=15, value=source.interval_s, key=f"s_int_{source.id}")
         if st.button("Save source", key="s_save"):
-            save("Source", svc.update_source, sid, enabled=on, interval_s=int(every))
+            save("Source", svc.update_source, source.id, enabled=on, interval_s=int(every))
 
 with tabs[1]:
     if brands:
-        brand = st.selectbox("Brand", list(brands), key="b_pick")
-        words = st.text_area("Keywords (one per line)", "\n".join(keywords.get(brand, [])), key=f"b_kw_{brand}")
+        brand = brands[st.selectbox("Brand", list(brands), key="b_pick")]
+        words = st.text_area("Keywords (one per line)", "\n".join(brand.keywords), key=f"b_kw_{brand.name}")
         if st.button("Save keywords", key="b_save"):
-            save("Keywords", svc.update_brand_keywords, brands[brand], words.splitlines())
+            save("Keywords", svc.update_brand_keywords, brand.id, words.splitlines())
     st.caption("Handles and queries come from mentiondesk.toml (`mentiondesk config check` validates it).")
 
 with tabs[2]:
@@ -87,16 +77,16 @@ with tabs[2]:
     t_topics = st.multiselect(
         "Topics (the classifier's)",
         list(TOPIC_VOCABULARY),
-        [t for t in (picked.topics or []) if t in TOPIC_VOCABULARY] if picked else [],
+        [t for t in picked.topics if t in TOPIC_VOCABULARY] if picked else [],
         key=f"t_topics_{picked.id if picked else 0}",
     )
     t_moods = st.multiselect(
         "Fits sentiment (empty: any)",
         ["negative", "neutral", "positive"],
-        list(picked.sentiments or []) if picked else [],
+        list(picked.sentiments) if picked else [],
         key=f"t_moods_{picked.id if picked else 0}",
     )
-    t_active = st.toggle("Active", picked.is_active if picked else True, key=f"t_active_{picked.id if picked else 0}")
+    t_active = st.toggle("Active", picked.active if picked else True, key=f"t_active_{picked.id if picked else 0}")
     if st.button("Save template", key="t_save"):
         save(
             "Template",
@@ -114,7 +104,7 @@ with tabs[3]:
     by_brand = {r.brand or "(default)": r for r in voice}
     which = st.selectbox("Brand", list(by_brand) or ["(default)"], key="v_pick")
     rules = by_brand.get(which)
-    data = rules.model_dump(mode="json") if rules else {"brand": None}
+    data: dict[str, Any] = rules.model_dump(mode="json") if rules else {"brand": None}
     banned = st.text_area(
         "Banned phrases (one per line)", "\n".join(data.get("banned_phrases", [])), key=f"v_b_{which}"
     )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
 
-from connectors.read_budget import ReadBudget
-from console.services.sources import source_health, x_summary
+from console.services.sources import read_budget, source_health, x_summary
 from console.services.worker_health import workers_overview
 from console.ui.format import local_time
 from console.ui.resources import get_config, get_store, team_zone
@@ -17,7 +15,7 @@ from console.ui.resources import get_config, get_store, team_zone
 store = get_store()
 zone = team_zone()
 cfg = get_config()
-budget = ReadBudget(cfg.x.monthly_read_cap, Decimal(str(cfg.x.price_per_read)))
+budget = read_budget(cfg)
 st.title("Sources")
 
 

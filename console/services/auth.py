@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from console.services import audit
+from console.services.errors import ServiceError
 from console.services.permissions import Actor
 from console.services.store import Store
 from console.services.users import hash_password, password_matches
@@ -32,7 +33,7 @@ MAX_WAIT = timedelta(minutes=15)
 _DUMMY_HASH = hash_password("timing-equaliser-not-a-password")
 
 
-class SignInError(ValueError):
+class SignInError(ServiceError, ValueError):
     """Wrong username or password (deliberately not saying which)."""
 
 

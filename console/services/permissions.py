@@ -46,6 +46,13 @@ class PermissionDenied(ServiceError, PermissionError):  # noqa: N818 - the name 
         super().__init__(f"{actor.username} ({actor.role.value}) may not {permission.value}; allowed for: {allowed}")
 
 
+class SignInRequired(ServiceError, PermissionError):  # noqa: N818 - reads as a state, like PermissionDenied
+    """No one is signed in, so no role can allow the action."""
+
+    def __init__(self) -> None:
+        super().__init__("sign in first")
+
+
 @dataclass(frozen=True)
 class Actor:
     """The signed-in person, detached from any database session."""
@@ -71,9 +78,9 @@ class Actor:
 
 
 def require(actor: Actor | None, permission: Permission) -> Actor:
-    """Return ``actor`` if allowed, else raise :class:`PermissionDenied` (or for no one signed in)."""
+    """Return ``actor`` if allowed, else raise :class:`PermissionDenied` (:class:`SignInRequired` for no one)."""
     if actor is None:
-        raise PermissionError("sign in first")
+        raise SignInRequired
     if not actor.can(permission):
         raise PermissionDenied(actor, permission)
     return actor

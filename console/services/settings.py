@@ -7,6 +7,7 @@ precedence over ``mentiondesk.toml``.  Every change is admin-only and audited wi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,6 +21,7 @@ from console.services.auth import revoke_all
 from console.services.errors import ServiceError
 from console.services.permissions import Actor, Permission, require
 from console.services.replies.composer import VARIABLES, TemplateError, template_variables
+from console.services.sources import SourceHealthRow, source_health
 from console.services.users import create_user
 from storage.enums import Role
 from storage.models import Brand, Setting, Source, Template, User
@@ -30,6 +32,13 @@ SLA_KEY = "sla.policies"
 
 class SettingsError(ServiceError, ValueError):
     """A setting that does not validate; the message names the field."""
+
+
+def _role(value: Role | str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise SettingsError(f"role: {value!r} is not one of {', '.join(r.value for r in Role)}") from None
 
 
 def _get(session: Session, key: str) -> Any:
@@ -155,7 +164,7 @@ def add_user(
 ) -> User:
     """Create a console user (admins only)."""
     require(actor, Permission.ADMIN)
-    user = create_user(session, username.strip(), password, Role(role), display_name.strip())
+    user = create_user(session, username.strip(), password, _role(role), display_name.strip())
     audit.record(
         session, actor, "user.create", "user", user.id, after={"username": user.username, "role": user.role.value}
     )
@@ -170,11 +179,12 @@ def update_user(
     user = session.get(User, user_id)
     if user is None:
         raise SettingsError(f"user {user_id} does not exist")
-    if user.id == actor.id and (active is False or (role is not None and Role(role) is not Role.ADMIN)):
+    new_role = None if role is None else _role(role)
+    if user.id == actor.id and (active is False or new_role not in (None, Role.ADMIN)):
         raise SettingsError("you cannot demote or deactivate yourself; ask another admin")
     before = {"role": user.role.value, "active": user.is_active}
-    if role is not None:
-        user.role = Role(role)
+    if new_role is not None:
+        user.role = new_role
     if active is not None:
         user.is_active = active
     after = {"role": user.role.value, "active": user.is_active}
@@ -220,3 +230,73 @@ def list_users(session: Session, actor: Actor) -> list[User]:
     """Every user (admins only)."""
     require(actor, Permission.ADMIN)
     return list(session.scalars(select(User).order_by(User.username)))
+
+
+@dataclass(frozen=True)
+class SourceSetting:
+    """A source as the admin edits it: on or off, and how often it is fetched."""
+
+    id: int
+    name: str
+    enabled: bool
+    interval_s: int
+
+
+@dataclass(frozen=True)
+class BrandSetting:
+    """A brand and the keywords it listens for."""
+
+    id: int
+    name: str
+    keywords: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TemplateSetting:
+    """A saved reply with everything its editor shows."""
+
+    id: int
+    name: str
+    body: str
+    brand_id: int | None
+    topics: tuple[str, ...]
+    sentiments: tuple[str, ...]
+    active: bool
+
+
+@dataclass(frozen=True)
+class SettingsOverview:
+    """What the Settings page shows, read in one go so the page itself runs no query."""
+
+    sources: list[SourceSetting]
+    health: list[SourceHealthRow]
+    brands: list[BrandSetting]
+    templates: list[TemplateSetting]
+    users: list[User]
+    voice: list[VoiceRules]
+    sla: list[SlaTargets]
+
+
+def settings_overview(session: Session, actor: Actor, cfg: AppConfig) -> SettingsOverview:
+    """Every setting an admin can change, with the sources' health (admins only)."""
+    require(actor, Permission.ADMIN)
+    return SettingsOverview(
+        sources=[
+            SourceSetting(s.id, s.name, s.enabled, s.interval_s)
+            for s in session.scalars(select(Source).order_by(Source.name))
+        ],
+        health=source_health(session),
+        brands=[
+            BrandSetting(b.id, b.name, tuple(b.keywords or ()))
+            for b in session.scalars(select(Brand).order_by(Brand.name))
+        ],
+        templates=[
+            TemplateSetting(
+                t.id, t.name, t.body, t.brand_id, tuple(t.topics or ()), tuple(t.sentiments or ()), t.is_active
+            )
+            for t in session.scalars(select(Template).order_by(Template.name))
+        ],
+        users=list_users(session, actor),
+        voice=effective_voice_rules(session, cfg),
+        sla=effective_sla_policy(session, cfg).policies,
+    )

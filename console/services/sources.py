@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from connectors.read_budget import ReadBudget, budget_month
+from console.config import AppConfig
 from storage.models import Source
 
 HEALTH_ORDER = {"unhealthy": 0, "budget_exhausted": 1, "degraded": 2, "unknown": 3, "healthy": 4}
@@ -91,3 +93,8 @@ def x_summary(rows: list[SourceHealthRow], budget: ReadBudget) -> str | None:
     if not any(r.platform == "x" for r in rows):
         return None
     return budget.warning(used) or f"X reads this month: {used:,} (about {budget.format_cost(used)})"
+
+
+def read_budget(cfg: AppConfig) -> ReadBudget:
+    """The X read cap and price from ``[x]`` in the config, for the bill the page and the CLI show."""
+    return ReadBudget(cfg.x.monthly_read_cap, Decimal(str(cfg.x.price_per_read)))

@@ -116,4 +116,4 @@ def require_actor() -> Actor:
     if actor is None:
         st.warning("Please sign in.")
         st.stop()
-    return actor  # type: ignore[return-value]
+    return actor

@@ -99,7 +99,7 @@ def _suggestions(store: Store, detail: MentionDetail, values: dict[str, str], ru
         encoder = suggestion_encoder()
         pool = EMBEDDING_POOL_SIZE if encoder is not None else POOL_SIZE
         with store.read() as session:
-            found = suggest_replies(session, detail.mention, k=3, encoder=encoder, pool_size=pool)  # type: ignore[arg-type]
+            found = suggest_replies(session, detail.mention, k=3, encoder=encoder, pool_size=pool)
         if not found:
             st.caption("No similar past replies yet.")
         for i, s in enumerate(found):

@@ -58,25 +58,6 @@ DEFAULT_STATUSES = tuple(s.value for s in OPEN_STATUSES)
 ANY_STATUS = "any"
 MAX_BREACHING_MINUTES = 7 * 24 * 60
 MAX_TEXT = 200
-KEYS = (
-    "brand",
-    "platform",
-    "status",
-    "sentiment",
-    "urgency",
-    "topic",
-    "lang",
-    "assignee",
-    "reply",
-    "from",
-    "to",
-    "q",
-    "queue",
-    "breaching",
-    "sort",
-    "page",
-    "sel",
-)
 """Every key of the Inbox's state, in the order :func:`view_params` writes them."""
 Params = dict[str, str | list[str]]
 
@@ -89,11 +70,6 @@ class InboxView:
     days: tuple[date, date] | None = None
     """The "posted between" days in the team's zone (the source of ``filters.since``/``until``)."""
     selected: tuple[int, ...] = ()
-
-    @property
-    def sel(self) -> int | None:
-        """The one selected mention (the preview's), or ``None`` for none or several."""
-        return self.selected[0] if len(self.selected) == 1 else None
 
 
 def day_bounds(days: tuple[date, date] | None, zone: tzinfo) -> tuple[datetime | None, datetime | None]:

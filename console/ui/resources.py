@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -11,6 +12,9 @@ import streamlit as st
 from console.config import AppConfig, load_config
 from console.services.sla_clocks import SlaClocks
 from console.services.store import Store, open_store
+
+if TYPE_CHECKING:
+    from console.services.replies.suggestions import Encoder
 
 
 @st.cache_resource(show_spinner=False)
@@ -53,11 +57,11 @@ def filter_choices(url: str) -> FilterChoices:
 
 
 @st.cache_resource(show_spinner="Loading the sentence encoder…")
-def suggestion_encoder() -> object | None:
+def suggestion_encoder() -> Encoder | None:
     """The classifier's sentence embeddings for suggested replies, or ``None`` (TF-IDF is used then)."""
     import logging
 
-    from console.services.replies.suggestions import EmbeddingEncoder, MemoizedEmbedder
+    from console.services.replies.suggestions import EmbeddingEncoder, MemoizedEmbedder, SupportsEmbed
 
     try:
         from classifiers import load_classifier
@@ -66,7 +70,9 @@ def suggestion_encoder() -> object | None:
     except Exception:  # a console without the model still suggests, by TF-IDF
         logging.getLogger(__name__).exception("sentence encoder unavailable; suggestions fall back to TF-IDF")
         return None
-    return EmbeddingEncoder(MemoizedEmbedder(model)) if hasattr(model, "embed") else None
+    if not hasattr(model, "embed"):  # a classifier without sentence embeddings
+        return None
+    return EmbeddingEncoder(MemoizedEmbedder(cast(SupportsEmbed, model)))
 
 
 @st.cache_resource(ttl=60, show_spinner=False)
