@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -165,16 +165,3 @@ def priority(
     total = sum(s.contribution for s in signals)
     ranked = sorted((s for s in signals if s.contribution), key=lambda s: -abs(s.contribution))
     return Priority(int(round(min(100.0, max(0.0, total)))), ranked[:top])
-
-
-def rules_from_config(items: Sequence[Mapping[str, object]]) -> list[KeywordRule]:
-    """Build keyword rules from config entries ``{phrase, points, reason}``; errors name the entry."""
-    rules = []
-    for index, item in enumerate(items):
-        try:
-            rules.append(
-                KeywordRule(str(item["phrase"]), float(item.get("points", 10)), str(item.get("reason", "")))  # type: ignore[arg-type]
-            )
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"keyword_rules[{index}]: {error}") from error
-    return rules

@@ -144,7 +144,7 @@ def read_csv(path: Path) -> Iterator[ImportedMention | RowError]:
         for row in reader:
             try:
                 if None in row:
-                    raise ValueError(f"{len(row[None]) + len(cols)}+ fields where the header has fewer")  # type: ignore[index]
+                    raise ValueError(f"{len(row[None]) + len(cols)}+ fields where the header has fewer")
                 mention, brand = _row_to_mention(row, cols, path.name)
                 yield ImportedMention(mention, brand, start)
             except (ValueError, TypeError) as exc:

@@ -36,11 +36,6 @@ def short_id(value: str) -> str:
     return HASH_PREFIX + digest
 
 
-def short_id_or_none(value: str | None) -> str | None:
-    """:func:`short_id` for optional ids."""
-    return short_id(value) if value is not None else None
-
-
 def fit_for_storage(mention: Mention) -> Mention:
     """Return ``mention`` with ids hashed and fields shortened where the store's columns require it."""
     ids = {

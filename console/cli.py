@@ -92,10 +92,14 @@ def main(argv: list[str] | None = None) -> int:
             click.echo(f"mentiondesk: {exc.format_message()}", err=True)
         return exc.exit_code
     except _known_errors() as exc:
-        problems = getattr(exc, "problems", None)
-        click.echo(f"mentiondesk: {exc}" if not problems else f"mentiondesk: {exc.source}: invalid config", err=True)
-        for line in problems or []:
-            click.echo(f"  {line}", err=True)
+        from console.config import ConfigError
+
+        if isinstance(exc, ConfigError) and exc.problems:
+            click.echo(f"mentiondesk: {exc.source}: invalid config", err=True)
+            for line in exc.problems:
+                click.echo(f"  {line}", err=True)
+        else:
+            click.echo(f"mentiondesk: {exc}", err=True)
         return 2
     except Exception as exc:  # operational errors (database down…) still get one clear line
         from sqlalchemy.exc import OperationalError

@@ -20,7 +20,7 @@ SQLITE_CACHE_KIB = 64 * 1024
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 SQLITE_WAL_CHECKPOINT_PAGES = 20_000
 """Checkpoint every ~80 MiB of WAL instead of ~4 MiB: at ingest rates the default checkpointed on
-nearly every commit and the fsyncs took half the ingest time (measured: 13.5k -> 19.7k mentions/s)."""
+nearly every commit, and those fsyncs dominated the ingest time (docs/benchmarks.md, Ingest)."""
 
 
 class DatabaseUrlError(ValueError):

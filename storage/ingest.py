@@ -25,43 +25,126 @@ _METRIC_COLUMNS = ("like_count", "repost_count", "reply_count", "quote_count")
 
 
 class IncomingAuthor(Protocol):
-    """What ingest reads from an author record."""
+    """What ingest reads from an author record.
 
-    platform: str
-    external_id: str
-    handle: str
-    display_name: str | None
-    followers: int
-    verified: bool
+    Members are read-only properties so frozen records (``connectors.base.Author``) satisfy them.
+    """
+
+    @property
+    def platform(self) -> str: ...
+
+    @property
+    def external_id(self) -> str: ...
+
+    @property
+    def handle(self) -> str: ...
+
+    @property
+    def display_name(self) -> str | None: ...
+
+    @property
+    def followers(self) -> int: ...
+
+    @property
+    def verified(self) -> bool: ...
 
 
 class IncomingMetrics(Protocol):
     """Engagement counters of a record."""
 
-    likes: int
-    reposts: int
-    replies: int
-    quotes: int
+    @property
+    def likes(self) -> int: ...
+
+    @property
+    def reposts(self) -> int: ...
+
+    @property
+    def replies(self) -> int: ...
+
+    @property
+    def quotes(self) -> int: ...
 
 
 class IncomingMention(Protocol):
-    """What ingest reads from a mention record (``connectors.base.Mention`` fits)."""
+    """What ingest reads from a mention record (``connectors.base.Mention`` fits).
 
-    platform: str
-    external_id: str
-    text: str
-    created_at: datetime
-    author: IncomingAuthor | None
-    url: str | None
-    language: str | None
-    conversation_id: str | None
-    in_reply_to_id: str | None
-    metrics: IncomingMetrics
-    replyable: bool
-    replyable_reason: str
-    is_brand_post: bool
-    raw: Mapping[str, Any]
-    fetched_at: datetime
+    Read-only properties, not attributes: a frozen dataclass satisfies them, and ingest never writes to a record.
+    """
+
+    @property
+    def platform(self) -> str:
+        """Network the record came from (a ``connectors.base.Platform`` value)."""
+        ...
+
+    @property
+    def external_id(self) -> str:
+        """The platform's id, unique per platform: the key that makes ingest idempotent."""
+        ...
+
+    @property
+    def text(self) -> str:
+        """Body as posted."""
+        ...
+
+    @property
+    def created_at(self) -> datetime:
+        """When the platform says it was posted (aware)."""
+        ...
+
+    @property
+    def author(self) -> IncomingAuthor | None:
+        """Who posted it, when the platform says."""
+        ...
+
+    @property
+    def url(self) -> str | None:
+        """Link to the post on the platform."""
+        ...
+
+    @property
+    def language(self) -> str | None:
+        """Language code, when the platform or a detector gives one."""
+        ...
+
+    @property
+    def conversation_id(self) -> str | None:
+        """The platform's id of the thread root."""
+        ...
+
+    @property
+    def in_reply_to_id(self) -> str | None:
+        """The platform's id of the post this one answers."""
+        ...
+
+    @property
+    def metrics(self) -> IncomingMetrics:
+        """Engagement counters; a re-delivery refreshes the stored ones."""
+        ...
+
+    @property
+    def replyable(self) -> bool:
+        """Whether a reply can be sent to it from the console."""
+        ...
+
+    @property
+    def replyable_reason(self) -> str:
+        """Why it can or cannot be answered, stored beside ``replyable``."""
+        ...
+
+    @property
+    def is_brand_post(self) -> bool:
+        """The brand's own post: threaded, never queued."""
+        ...
+
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        """The original payload, kept for provenance."""
+        ...
+
+    @property
+    def fetched_at(self) -> datetime:
+        """When mentiondesk fetched it (aware)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +382,7 @@ _SQLITE_AUTHOR_UPSERT = _upsert_authors_sql("sqlite")
 def _store_mentions_sqlite(session: Session, rows: list[tuple[Any, ...]]) -> tuple[int, int]:
     """One executemany; SQLite has one writer at a time, so new rowids are exactly those above the old maximum."""
     before = session.scalar(select(func.max(Mention.id))) or 0
-    result = session.connection().exec_driver_sql(_SQLITE_UPSERT, rows)  # type: ignore[arg-type]
+    result = session.connection().exec_driver_sql(_SQLITE_UPSERT, rows)
     changed = max(result.rowcount, 0)
     inserted = (session.scalar(select(func.max(Mention.id))) or 0) - before
     return inserted, changed - inserted

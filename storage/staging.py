@@ -1,7 +1,7 @@
 """Load rows into a per-connection TEMP table fast: executemany on SQLite, COPY on PostgreSQL.
 
 Bulk upserts then run as one ``INSERT … SELECT … ON CONFLICT`` from the staging table, which
-skips the ORM's per-row parameter processing (the dominant cost at 10⁴–10⁵ rows/s).
+skips the ORM's per-row parameter processing (the dominant cost at bulk-load rates).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _sqlite_time(value: datetime | None) -> str | None:
 
 
 def _json(value: Any) -> str:
-    """Orjson is ~8× faster than the stdlib on payload-sized dicts; anything it cannot encode becomes a string."""
+    """Orjson, as every mention's raw payload is encoded on the ingest path; what it cannot encode becomes a string."""
     return orjson.dumps(value, default=str).decode()
 
 
@@ -64,7 +64,7 @@ def stage(session: Session, name: str, columns: Sequence[Column], rows: Iterable
         marks = ", ".join("?" for _ in columns)
         data = list(rows)
         if data:
-            conn.exec_driver_sql(f"INSERT INTO {name} ({col_names}) VALUES ({marks})", data)  # type: ignore[arg-type]
+            conn.exec_driver_sql(f"INSERT INTO {name} ({col_names}) VALUES ({marks})", data)
         return
     if dialect != "postgresql":
         raise NotImplementedError(f"staging supports sqlite and postgresql, not {dialect}")

@@ -14,7 +14,7 @@ from classifiers.feedback import FeedbackError, read_feedback
 from classifiers.hf import HFClassifier, map_labels
 from classifiers.language import detect_languages
 from classifiers.metrics import evaluate, expected_calibration_error
-from classifiers.priority import KeywordRule, PriorityInputs, priority, rules_from_config
+from classifiers.priority import KeywordRule, PriorityInputs, priority
 from classifiers.rubric import matching_cues
 from classifiers.text import preprocess
 from classifiers.topics import TopicTagger
@@ -129,13 +129,11 @@ def test_priority_sla_and_repeat_contacts_raise_the_score_monotonically():
     assert any("3 earlier contact" in s.reason for s in repeat.signals)
 
 
-def test_keyword_rules_are_configurable_and_validated():
-    rules = rules_from_config([{"phrase": "recall notice", "points": 30, "reason": "product recall"}])
+def test_custom_keyword_rules_match_phrases_and_are_validated():
+    rules = [KeywordRule("recall notice", 30, "product recall")]
     result = priority(PriorityInputs("Got a RECALL   notice today", 0.2), rules=rules)
     assert result.signals[0].name == "keyword:recall notice" and result.signals[0].contribution == 25.0
     assert priority(PriorityInputs("recalled", 0.2), rules=rules).score == 11
-    with pytest.raises(ValueError, match=r"keyword_rules\[0\]"):
-        rules_from_config([{"points": 3}])
     with pytest.raises(ValueError, match="points"):
         KeywordRule("x", 500)
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
-import random
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,12 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import literal
 from streamlit.testing.v1 import AppTest
 
 from console.services.dashboard import reads as dashboard
 from console.services.dashboard.reads import DashboardFilters, dashboard_bundle, frames_of
-from console.services.sql_time import percentiles_by_group, seconds_between
 from storage.models import Mention
 from tests import dashboard_data as D
 
@@ -162,7 +158,6 @@ BESIDE = (
     "volume",
     "net_sentiment",
     "urgency_mix",
-    "sentiment_mix",
     "share_of_voice",
     "top_topics",
     "top_authors",
@@ -217,48 +212,11 @@ def _dicts_equal(a: dict, b: dict) -> None:
     assert a == b
 
 
-def test_sql_percentiles_match_the_report_definition(store):
-    rng = random.Random(7)
-    base = datetime(2026, 1, 1, tzinfo=UTC)
-    delays = {p: [rng.randint(1, 50_000) for _ in range(n)] for p, n in (("x", 11), ("rss", 1), ("reddit", 8))}
-    with store.transaction() as s:
-        for platform, values in delays.items():
-            for i, d in enumerate(values):
-                s.add(
-                    Mention(
-                        platform=platform,
-                        external_id=f"{platform}{i}",
-                        text="t",
-                        created_at=base,
-                        fetched_at=base,
-                        first_response_at=base + timedelta(seconds=d),
-                    )
-                )
-    with store.read() as s:
-        value = seconds_between(s, Mention.created_at, Mention.first_response_at)
-        got = percentiles_by_group(s, value, Mention.platform, [literal(True)], (10, 50, 90, 99))
-        overall = percentiles_by_group(s, value, None, [literal(True)], (50,))
-    for platform, values in delays.items():
-        count, figures = got[platform]
-        assert count == len(values)
-        for q, figure in zip((10, 50, 90, 99), figures, strict=True):
-            assert math.isclose(figure, float(np.percentile(values, q)), abs_tol=1e-3), (platform, q)
-    assert overall["all"][1][0] == pytest.approx(
-        float(np.percentile([v for vs in delays.values() for v in vs], 50)), abs=1e-3
-    )
-
-
 def test_filters_reject_naive_or_backwards_ranges():
     with pytest.raises(ValueError, match="timezone-aware"):
         DashboardFilters(datetime(2026, 1, 2), datetime(2026, 1, 3))
     with pytest.raises(ValueError, match="must be after"):
         DashboardFilters(D.END, D.START)
-
-
-def test_last_days_starts_at_local_midnight():
-    f = DashboardFilters.last_days(7, timezone=D.ZONE, now=D.NOW)
-    assert f.end.astimezone(f.zone).hour == 0
-    assert f.end - f.start == timedelta(days=7)
 
 
 # --- pages ------------------------------------------------------------------------------------------------

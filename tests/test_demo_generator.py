@@ -43,7 +43,7 @@ from connectors.demo import (
 )
 from connectors.demo.live import INCIDENT_DELAY, INCIDENT_LENGTH
 from connectors.demo.timeline import default_spikes
-from connectors.demo.vocabulary import SLOTS, compile_template, slots_of
+from connectors.demo.vocabulary import SLOTS, compile_template
 from console.config import load_config
 from console.services.demo_seed import seed_demo, seeded_history
 from console.services.store import open_store
@@ -247,7 +247,7 @@ def test_nights_are_quieter_than_evenings(demo):
 def test_replies_have_realistic_response_times(demo):
     answered = [g for g in demo if g.outcome and g.outcome.replied]
     assert 0.3 < len(answered) / N < 0.8
-    minutes = [g.response_time.total_seconds() / 60 for g in answered]
+    minutes = [(g.outcome.acted_at - g.mention.created_at).total_seconds() / 60 for g in answered]
     assert min(minutes) > 0
     assert 10 < statistics.median(minutes) < 75
     assert max(minutes) > 6 * 60
@@ -314,7 +314,7 @@ def test_every_template_slot_is_known():
         texts += [t for options in table.values() for t in options]
     texts += [texts_en.SPIKE_OUTAGE_BRAND_POST, texts_en.SPIKE_STORM_BRAND_POST]
     for text in texts:
-        assert slots_of(compile_template(text)) <= known, text
+        assert set(compile_template(text)[1::2]) <= known, text  # a compiled template alternates text and slots
 
 
 @pytest.mark.parametrize(

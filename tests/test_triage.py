@@ -37,8 +37,8 @@ def test_opening_claims_and_another_agent_sees_who_and_since_when(store: Store) 
         first = triage.open_for_reply(s, w.agent, m, now=T)
     with store.transaction() as s:
         second = triage.open_for_reply(s, w.other_agent, m, now=T)
-    assert first.mine and first.newly_claimed
-    assert not second.mine and not second.newly_claimed
+    assert first.mine
+    assert not second.mine
     assert second.assignee == "jamie" and second.since == T
     with store.read() as s:
         mention = s.get(Mention, m)

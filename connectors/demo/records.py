@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from connectors.base import Mention
 
@@ -65,10 +65,3 @@ class GeneratedMention:
     topic: str
     kind: str
     outcome: Outcome | None = None
-
-    @property
-    def response_time(self) -> timedelta | None:
-        """Time from the post to the brand's reply, when there was one."""
-        if self.outcome is None or not self.outcome.replied:
-            return None
-        return self.outcome.acted_at - self.mention.created_at

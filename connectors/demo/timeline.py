@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import random
-import statistics
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,8 +44,6 @@ DIURNAL = (
 )
 WEEKDAY = (1.12, 1.02, 1.0, 1.0, 1.04, 0.82, 0.88)
 """Monday to Sunday: Monday carries the weekend's backlog, Saturday is quiet."""
-MEAN_WEIGHT = statistics.fmean(DIURNAL) * statistics.fmean(WEEKDAY)
-"""The average of :func:`hour_weight` over a week."""
 
 SPIKE_OUTAGE = "outage"
 SPIKE_VIRAL = "viral"

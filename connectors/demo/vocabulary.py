@@ -260,8 +260,3 @@ def render(template: Compiled, r: RandomFn, given: Mapping[str, str]) -> str:
         out.append(value if value is not None else SLOTS[slot](r))
         out.append(template[i + 1])
     return "".join(out).replace("  ", " ").strip()
-
-
-def slots_of(template: Compiled) -> set[str]:
-    """The slot names a compiled template uses (for validation in tests)."""
-    return set(template[1::2])

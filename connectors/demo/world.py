@@ -17,8 +17,6 @@ SIGNOFF_DASH_NAME = "dash_name"
 SIGNOFF_SLASH_INITIALS = "slash_initials"
 """``/PB``: the Spotify habit."""
 
-SOCIAL_PLATFORMS = ("x", "mastodon", "bluesky", "reddit")
-
 
 def _frozen(mapping: dict[str, str]) -> Mapping[str, str]:
     return MappingProxyType(mapping)

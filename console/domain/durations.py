@@ -29,16 +29,5 @@ def parse_duration(value: Any) -> timedelta:
     return timedelta(seconds=float(number) * _UNIT_SECONDS[unit])
 
 
-def duration_text(delta: timedelta) -> str:
-    """The short form config and settings use: ``15m``, ``4h``, ``1h30m``, ``3d``."""
-    seconds = int(delta.total_seconds())
-    if seconds % 86400 == 0 and seconds:
-        return f"{seconds // 86400}d"
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
-    return "".join(parts) or "0s"
-
-
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 """A pydantic field type that takes any form :func:`parse_duration` accepts."""

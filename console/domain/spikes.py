@@ -48,16 +48,18 @@ class SpikeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    z_threshold: float = Field(4.0, gt=0, description="z at which an episode opens")
-    continue_z: float = Field(2.0, gt=0, description="z that keeps an open episode going")
-    min_volume: int = Field(10, ge=1, description="mentions an hour needs before it can be a spike")
-    min_negative: int = Field(5, ge=1, description="negative mentions for a negative-share spike")
-    baseline_weeks: int = Field(4, ge=1, le=26)
-    neighbour_hours: int = Field(1, ge=0, le=3, description="hours either side pooled into the baseline")
-    min_baseline_points: int = Field(4, ge=2, description="fewer baseline hours give no verdict")
-    share_sigma_floor: float = Field(0.02, gt=0, lt=1)
-    partial_min_minutes: int = Field(10, ge=1, le=59, description="minutes of the running hour before it is scored")
-    partial_z_threshold: float = Field(5.0, gt=0, description="z at which the running hour opens an episode")
+    z_threshold: float = Field(default=4.0, gt=0, description="z at which an episode opens")
+    continue_z: float = Field(default=2.0, gt=0, description="z that keeps an open episode going")
+    min_volume: int = Field(default=10, ge=1, description="mentions an hour needs before it can be a spike")
+    min_negative: int = Field(default=5, ge=1, description="negative mentions for a negative-share spike")
+    baseline_weeks: int = Field(default=4, ge=1, le=26)
+    neighbour_hours: int = Field(default=1, ge=0, le=3, description="hours either side pooled into the baseline")
+    min_baseline_points: int = Field(default=4, ge=2, description="fewer baseline hours give no verdict")
+    share_sigma_floor: float = Field(default=0.02, gt=0, lt=1)
+    partial_min_minutes: int = Field(
+        default=10, ge=1, le=59, description="minutes of the running hour before it is scored"
+    )
+    partial_z_threshold: float = Field(default=5.0, gt=0, description="z at which the running hour opens an episode")
 
 
 @dataclass(frozen=True)
@@ -247,11 +249,10 @@ class Episode:
 
 @dataclass(frozen=True)
 class TrackerUpdate:
-    """What one hourly score did to the episode state; send an alert when ``notify``."""
+    """What one hourly score did to the episode state; an alert goes out when an episode is ``opened``."""
 
     action: Literal["opened", "continued", "closed", "quiet"]
     episode: Episode | None
-    notify: bool
 
 
 class EpisodeTracker:
@@ -282,18 +283,18 @@ class EpisodeTracker:
         episode = self._open.get((key, score.metric))
         if episode is None:
             if not score.flagged:
-                return TrackerUpdate("quiet", None, False)
+                return TrackerUpdate("quiet", None)
             episode = Episode(key, score.metric, score.hour, score.hour, score.z, score.value, score.hour)
             self._open[(key, score.metric)] = episode
-            return TrackerUpdate("opened", episode, True)
+            return TrackerUpdate("opened", episode)
         if score.elevated or score.flagged:
             episode = _with_score(episode, score)
             self._open[(key, score.metric)] = episode
-            return TrackerUpdate("continued", episode, False)
+            return TrackerUpdate("continued", episode)
         if score.fraction >= 1 and score.hour - episode.last_elevated >= self.quiet_hours * HOUR:
             del self._open[(key, score.metric)]
-            return TrackerUpdate("closed", replace(episode, end=episode.last_elevated + HOUR), False)
-        return TrackerUpdate("continued", episode, False)
+            return TrackerUpdate("closed", replace(episode, end=episode.last_elevated + HOUR))
+        return TrackerUpdate("continued", episode)
 
 
 def _with_score(episode: Episode, score: HourScore) -> Episode:
@@ -328,12 +329,10 @@ def tokenize(text: str) -> set[str]:
 
 @dataclass(frozen=True)
 class TermScore:
-    """A term that sets spike posts apart; counts are numbers of posts containing it."""
+    """A term that sets spike posts apart, with its log-odds z-score."""
 
     term: str
     z: float
-    spike_count: int
-    baseline_count: int
 
 
 def top_terms(
@@ -369,7 +368,7 @@ def top_terms(
         delta = _log_odds(y, n_s, a, prior) - _log_odds(b, n_b, a, prior)
         z = delta / math.sqrt(1 / (y + a) + 1 / (b + a))
         if z > 0:
-            scores.append(TermScore(term, z, y, b))
+            scores.append(TermScore(term, z))
     scores.sort(key=lambda s: (-s.z, s.term))
     return scores[:k]
 

@@ -139,7 +139,7 @@ def check_spikes(
     """Score the last completed hours and the running one of every own brand, record episodes, deliver new ones."""
     from zoneinfo import ZoneInfo
 
-    config, channels = config or SpikeConfig.model_validate({}), channels or AlertChannels()
+    config, channels = config or SpikeConfig(), channels or AlertChannels()
     at = (now or datetime.now(UTC)).astimezone(UTC)
     hour = at.replace(minute=0, second=0, microsecond=0)
     fraction = (at - hour) / HOUR  # of the running hour; scored once partial_min_minutes have passed

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.config import AppConfig
+from console.config import AppConfig, Platform
 from storage.models import Brand, BrandHandle, Source, Template
 
 
@@ -35,7 +36,7 @@ def _sync_brands(session: Session, cfg: AppConfig) -> dict[str, int]:
     return {name: b.id for name, b in existing.items()}
 
 
-def _sync_handles(session: Session, brand_id: int, handles: dict[str, str]) -> None:
+def _sync_handles(session: Session, brand_id: int, handles: Mapping[Platform, str]) -> None:
     stored = {(h.platform, h.handle): h for h in session.scalars(select(BrandHandle))}
     for platform, handle in handles.items():
         row = stored.get((platform, handle))

@@ -33,8 +33,7 @@ CHUNK = 2_000
 STATISTICS_FIRST = 20_000
 """Planner statistics are refreshed at this many stored mentions and each doubling after.  A seed fills tables
 from empty: with the statistics of a near-empty table (and no autovacuum to catch up) PostgreSQL planned each
-chunk's key look-ups as scans, and a million-mention seed slowed to ~6,000 mentions a minute (~70,000 once
-analysed)."""
+chunk's key look-ups as scans, and a million-mention seed slowed to a crawl (docs/benchmarks.md has the rates)."""
 URGENCY_BASE = {"critical": 85, "high": 65, "normal": 40, "low": 15}
 CLASSIFIER_TOPICS = {
     "account_hacked": ["account_security"],
@@ -104,7 +103,7 @@ def ensure_demo_users(session: Session) -> dict[str, int]:
     wanted = list(STAFF) + [
         (_username(agent), Role.AGENT, agent) for brand in DEFAULT_WORLD.own_brands for agent in brand.agents
     ]
-    existing = dict(session.execute(select(User.username, User.id)).all())
+    existing = dict(session.execute(select(User.username, User.id)).tuples().all())
     for username, role, name in wanted:
         if username not in existing:
             existing[username] = create_user(session, username, demo_password(username), role, name).id
@@ -174,7 +173,7 @@ class _Seeder:
 
         Two look-ups by key rather than one anti-join: with stale statistics PostgreSQL planned the anti-join as a
         scan of every classification per chunk, and external_id without platform could not use the unique
-        index either (a million-mention seed: 296,000 mentions in 20 min, slowing as the tables grew).
+        index either: a million-mention seed crawled, slowing as the tables grew.
         """
         wanted = {(g.mention.platform, g.mention.external_id) for g in chunk}
         found = session.execute(
@@ -190,9 +189,13 @@ class _Seeder:
         return {key: i for key, i in ids.items() if i not in seeded}
 
     def _label(self, session: Session, items: list[GeneratedMention], ids: dict[tuple[str, str], int]) -> None:
-        updates, labels, replies = [], [], []
+        updates: list[dict[str, object]] = []
+        labels: list[dict[str, object]] = []
+        replies: list[dict[str, object]] = []
+        mention_ids: list[int] = []
         for g in items:
             mention_id = ids[(g.mention.platform, g.mention.external_id)]
+            mention_ids.append(mention_id)
             followers = g.mention.author.followers if g.mention.author else 0
             priority = seed_priority(g.urgency, followers, self.rng)
             row = {"id": mention_id, "sentiment": g.sentiment, "urgency": g.urgency, "priority": priority}
@@ -224,7 +227,7 @@ class _Seeder:
         if replies:
             session.execute(insert(Reply), replies)
         # the same path as live mentions: due in the brand's business hours, stopped by the seeded reply
-        start_clocks(session, SlaClocks.load(session, self.cfg), [row["id"] for row in updates], now=self.now)
+        start_clocks(session, SlaClocks.load(session, self.cfg), mention_ids, now=self.now)
 
     def _outcome(self, g: GeneratedMention, mention_id: int, replies: list[dict[str, object]]) -> dict[str, object]:
         o = g.outcome

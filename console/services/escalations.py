@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -245,18 +245,6 @@ def queues_of(actor: Actor, config: EscalationConfig) -> list[str]:
     if actor.can(Permission.REASSIGN):
         return [q.name for q in config.queues]
     return [q.name for q in config.queues if actor.username in q.members]
-
-
-def open_counts(session: Session, queues: Sequence[str]) -> dict[str, int]:
-    """Open escalations per queue (the Escalated view's badges)."""
-    if not queues:
-        return {}
-    query = (
-        select(Mention.escalation_queue, func.count())
-        .where(Mention.escalation_queue.in_(list(queues)), Mention.status.in_([s.value for s in OPEN_STATUSES]))
-        .group_by(Mention.escalation_queue)
-    )
-    return {str(q): int(n) for q, n in session.execute(query)}
 
 
 # --- automatic triggers (the worker) -------------------------------------------------------------------------

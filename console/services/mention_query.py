@@ -1,13 +1,13 @@
 """The analysts' view of mentions: one filter type and one column list for Explore, export and notebooks.
 
 Every mention field plus its current classification, flattened to one row per mention.
-Times are UTC and their column names say so (``created_at_utc``).  Rows are streamed
-in chunks from a server-side cursor, so memory stays flat however many rows match.
+Times are UTC and their column names say so (``created_at_utc``).  Readers such as the export stream
+the rows in chunks of :data:`CHUNK_ROWS`, so memory stays flat however many rows match.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -175,26 +175,3 @@ def base_query(columns: Sequence[Column], filters: MentionFilters) -> Select[Any
 def count(session: Session, filters: MentionFilters) -> int:
     """How many mentions match (for progress bars and pagers)."""
     return int(session.scalar(select(func.count()).select_from(Mention).where(*where(filters))) or 0)
-
-
-def iter_chunks(
-    session: Session,
-    filters: MentionFilters,
-    columns: Sequence[Column] = COLUMNS,
-    *,
-    chunk_rows: int = CHUNK_ROWS,
-    limit: int | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> Iterator[list[tuple[Any, ...]]]:
-    """Matching rows in chunks, from a server-side cursor (``stream_results``) so memory stays flat."""
-    query = base_query(columns, filters)
-    if limit is not None:
-        query = query.limit(limit)
-    # Core execution on the session's connection: the ORM's per-row bookkeeping costs ~40% for flat columns.
-    connection = session.connection().execution_options(stream_results=True, yield_per=chunk_rows)
-    result = connection.execute(query)
-    for partition in result.partitions(chunk_rows):
-        rows = [tuple(row) for row in partition]
-        yield rows
-        if progress:
-            progress(len(rows))

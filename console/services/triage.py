@@ -44,7 +44,6 @@ class Claim:
     assignee: str | None
     since: datetime | None
     mine: bool
-    newly_claimed: bool = False
 
 
 @dataclass
@@ -97,8 +96,7 @@ def open_for_reply(session: Session, actor: Actor, mention_id: int, *, now: date
             before={"assignee": None},
             after={"assignee": actor.username, "at": now.isoformat()},
         )
-    state = claim_state(session, actor, mention_id)
-    return Claim(state.mention_id, state.assignee_id, state.assignee, state.since, state.mine, claimed)
+    return claim_state(session, actor, mention_id)
 
 
 def take_over(session: Session, actor: Actor, mention_id: int, *, now: datetime | None = None) -> Claim:
@@ -122,7 +120,7 @@ def take_over(session: Session, actor: Actor, mention_id: int, *, now: datetime 
         before=before,
         after={"assignee": actor.username, "at": now.isoformat()},
     )
-    return Claim(m.id, actor.id, actor.username, now, True, True)
+    return Claim(m.id, actor.id, actor.username, now, True)
 
 
 def release(session: Session, actor: Actor, mention_id: int) -> None:
@@ -319,4 +317,4 @@ def assignable_users(session: Session) -> dict[str, int]:
         .where(User.is_active, or_(User.role == "agent", User.role == "manager", User.role == "admin"))
         .order_by(User.username)
     )
-    return dict(rows.all())
+    return dict(rows.tuples().all())

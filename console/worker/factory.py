@@ -144,7 +144,6 @@ def _mastodon(lease: SourceLease, ctx: BuildContext) -> Connector:
         instance_url=ctx.required(lease, "instance", "the server's address, e.g. https://mastodon.social"),
         access_token=keys["access_token"],
         account_id=ctx.option(lease, "account_id", secret=True) or "",
-        account_acct=ctx.handle(lease, "mastodon") or "",
         source="hashtag" if lease.kind == "hashtag" else "mentions",
         hashtag=hashtag,
     )
@@ -256,8 +255,3 @@ class ConnectorFactory:
         if builder is None:
             raise FatalError(f"no connector for platform {lease.platform!r}")
         return builder(lease, self.context)
-
-
-def build_connector(lease: SourceLease) -> Connector:
-    """Build with secrets from the environment and no config (no queries, no read budget)."""
-    return ConnectorFactory()(lease)

@@ -12,7 +12,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+def include_object(obj: object, name: str | None, type_: str, _reflected: bool, _compare_to: object) -> bool:
     """Leave alone the indexes that migrations manage with raw per-dialect SQL."""
     return not (type_ == "index" and name in MANAGED_OUTSIDE_METADATA)
 

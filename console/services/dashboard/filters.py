@@ -70,15 +70,6 @@ class DashboardFilters:
         """The instant "now" means for this dashboard."""
         return self.now or datetime.now(UTC)
 
-    @classmethod
-    def last_days(cls, days: int, *, timezone: str = "UTC", now: datetime | None = None, **kw: Any) -> DashboardFilters:
-        """The ``days`` local days up to and including today, in the team's zone."""
-        zone = ZoneInfo(timezone)
-        current = (now or datetime.now(UTC)).astimezone(zone)
-        tomorrow = datetime(current.year, current.month, current.day, tzinfo=zone) + timedelta(days=1)
-        start = tomorrow - timedelta(days=days)
-        return cls(start.astimezone(UTC), tomorrow.astimezone(UTC), timezone=timezone, now=now, **kw)
-
 
 def scope(filters: DashboardFilters, *, brands: bool = True) -> list[Any]:
     """Inbound mentions of the chosen brands and platforms (no date condition)."""
@@ -99,21 +90,6 @@ def local_periods(hours: pd.Series, filters: DashboardFilters) -> pd.Series:
     """UTC hour buckets as the team's local hours or days (tz-aware), right across DST changes."""
     local = pd.to_datetime(hours, utc=True).dt.tz_convert(filters.timezone)
     return local.dt.normalize() if filters.granularity == "day" else local
-
-
-def period_frame(rows: list[tuple[Any, ...]], columns: list[str], filters: DashboardFilters) -> pd.DataFrame:
-    """Hourly aggregate rows (``hour`` first) summed into local periods; value columns are the numeric ones."""
-    from console.services.sql_time import parse_hour
-
-    frame = pd.DataFrame(rows, columns=["hour", *columns])
-    if frame.empty:
-        return frame.rename(columns={"hour": "period"})
-    hours = frame["hour"]
-    if hours.map(type).eq(str).any():  # SQLite's text buckets; PostgreSQL's come as aware datetimes
-        hours = hours.map(parse_hour)
-    frame["period"] = local_periods(hours, filters)
-    keys = ["period"] + [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    return frame.drop(columns="hour").groupby(keys, as_index=False, dropna=False).sum(numeric_only=True)
 
 
 def with_periods(hourly: pd.DataFrame, filters: DashboardFilters) -> pd.DataFrame:

@@ -102,7 +102,6 @@ class DashboardData:
         volume: ``period, sentiment, mentions`` in the team's zone.
         net_sentiment: ``period, positive, negative, classified, net_sentiment``.
         urgency_mix: Counts by urgency, with the change against the previous period.
-        sentiment_mix: Counts by sentiment, with the change against the previous period.
         share_of_voice: Each brand's share among the chosen brands and their competitors.
         top_topics: Most frequent topics, with change.
         top_authors: Authors by reach.
@@ -121,7 +120,6 @@ class DashboardData:
     volume: pd.DataFrame
     net_sentiment: pd.DataFrame
     urgency_mix: pd.DataFrame
-    sentiment_mix: pd.DataFrame
     share_of_voice: pd.DataFrame
     top_topics: pd.DataFrame
     top_authors: pd.DataFrame
@@ -134,14 +132,14 @@ class DashboardData:
 
 
 SETTINGS = (
-    # JIT compiles for ~0.4 s whenever the planner's row guesses run high (jsonb unnesting does):
-    # far longer than these grouped scans take.  LOCAL: only for this read's transaction.
+    # JIT compiles whenever the planner's row guesses run high (jsonb unnesting does), and compiling takes
+    # longer than these grouped scans do.  LOCAL: only for this read's transaction.
     "SET LOCAL jit = off",
     # The reads are index lookups over a cached working set; the default 4.0 (spinning disks) made
     # PostgreSQL hash a million classifications to join a day's 5,000 mentions.
     "SET LOCAL random_page_cost = 1.1",
-    # The daily detail groups ~40,000 rollup rows carrying packed durations (~10 MB for 90 days): with the
-    # default 4 MB it sorted on disk (external merge, 92 of its 134 ms in EXPLAIN ANALYZE on 1M mentions).
+    # The daily detail groups rollup rows carrying packed durations: with the default 4 MB it sorted them on
+    # disk (an external merge; see docs/benchmarks.md, Dashboard).
     "SET LOCAL work_mem = '64MB'",
 )
 
@@ -248,7 +246,6 @@ def dashboard_bundle(session: Session, filters: DashboardFilters) -> DashboardDa
         volume=volume,
         net_sentiment=net_sentiment_trend(volume),
         urgency_mix=change_table(mix, "urgency", (*URGENCIES, "unclassified")),
-        sentiment_mix=change_table(mix, "sentiment", ("negative", "neutral", "positive", "unclassified")),
         share_of_voice=share_of_voice(session, rest.counts),
         top_topics=topic_counts(rest.topics),
         top_authors=rest.authors,

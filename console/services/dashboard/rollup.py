@@ -73,7 +73,8 @@ HOURLY_DIMENSIONS = ("brand_id", "platform", "sentiment")
 DURATIONS = ("first_response_s", "resolution_s", "ingestion_lag_s")
 
 Window = tuple[datetime, datetime]
-ROLLUPS = (MentionRollupDaily, MentionRollupHourly, TopicRollupDaily, ReplyRollupDaily)
+Rollup = type[MentionRollupDaily] | type[MentionRollupHourly] | type[TopicRollupDaily] | type[ReplyRollupDaily]
+ROLLUPS: tuple[Rollup, ...] = (MentionRollupDaily, MentionRollupHourly, TopicRollupDaily, ReplyRollupDaily)
 
 
 # --- SQL building blocks shared by the rollup build and the readers' raw windows ---------------------------
@@ -175,7 +176,7 @@ def _rebuild_windows(session: Session, windows: Sequence[Window]) -> None:
     hour = bucket(session, Mention.created_at, "hour")
     where = [inbound(), in_windows(Mention.created_at, windows)]
     for model in ROLLUPS:
-        key = model.hour if model is MentionRollupHourly else model.day
+        key = model.hour if issubclass(model, MentionRollupHourly) else model.day
         session.execute(delete(model).where(in_windows(key, windows)))
     _insert_daily(session, where)
     hourly = [getattr(Mention, d) for d in HOURLY_DIMENSIONS]
@@ -228,10 +229,10 @@ def pack(values: str | None) -> bytes | None:
     """A comma-separated list of seconds as little-endian float64 bytes (``None`` when empty)."""
     if not values:
         return None
-    return np.fromstring(values, dtype="<f8", sep=",").tobytes()  # C parser; ~4x faster than split()
+    return np.fromstring(values, dtype="<f8", sep=",").tobytes()  # C parser: no Python float() per value
 
 
-def unpack(values: bytes | str | None) -> np.ndarray:
+def unpack(values: bytes | memoryview | str | None) -> np.ndarray:
     """Seconds from :func:`pack` bytes, or from a comma-separated list read raw."""
     if not values:
         return np.empty(0, dtype="<f8")
@@ -245,13 +246,12 @@ def rebuild(session: Session, *, now: datetime | None = None) -> int:
     started = now or datetime.now(UTC)
     mentions = session.execute(select(func.min(Mention.created_at), func.max(Mention.created_at))).one()
     replies = session.execute(select(func.min(Reply.sent_at), func.max(Reply.sent_at))).one()
-    moments = [m for m in (*mentions, *replies) if m is not None]
-    bounds = (min(moments), max(moments)) if moments else (None, None)
+    moments: list[datetime] = [m for m in (*mentions, *replies) if m is not None]
     for model in ROLLUPS:
         session.execute(delete(model))
     days = 0
-    if bounds[0] is not None:
-        first, last = floor(bounds[0], "day"), floor(bounds[1], "day") + DAY
+    if moments:
+        first, last = floor(min(moments), "day"), floor(max(moments), "day") + DAY
         chunk = REFRESH_DAYS_AT_ONCE * DAY
         for lo in range(0, (last - first) // DAY, REFRESH_DAYS_AT_ONCE):
             start = first + lo * DAY

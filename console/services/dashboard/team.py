@@ -13,7 +13,6 @@ computed with numpy over every duration of the range.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -82,8 +81,9 @@ class Durations:
         per_value = codes[self.rows[metric]]
         order = np.argsort(per_value, kind="stable")
         grouped, sorted_codes = values[order], per_value[order]
-        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]) if len(order) else []
-        ends = np.r_[starts[1:], len(order)] if len(order) else []
+        none = np.empty(0, dtype=np.intp)
+        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]) if len(order) else none
+        ends = np.r_[starts[1:], len(order)] if len(order) else none
         return {int(sorted_codes[a]): (int(b - a), _quantiles(grouped[a:b])) for a, b in zip(starts, ends, strict=True)}
 
 
@@ -219,8 +219,3 @@ def seconds_label(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h" if seconds < 172_800 else f"{seconds / 86400:.1f} d"
-
-
-def as_of(filters: DashboardFilters) -> datetime:
-    """The instant backlog ages and overdue targets were judged at."""
-    return filters.clock()

@@ -122,8 +122,3 @@ def retry_reply(session: Session, actor: Actor, reply_id: int) -> Reply:
     reply.template_id = failed.template_id
     audit.record(session, actor, "reply.retry", "reply", reply.id, before={"failed_reply": failed.id})
     return reply
-
-
-def latest_replies(session: Session, mention_id: int) -> list[Reply]:
-    """This mention's replies, newest first (the composer shows queued → sent, or failed + retry)."""
-    return list(session.scalars(select(Reply).where(Reply.mention_id == mention_id).order_by(Reply.created_at.desc())))

@@ -23,7 +23,8 @@ from storage.models import Author, Mention, Reply
 
 POOL_SIZE = 2_000
 EMBEDDING_POOL_SIZE = 400
-"""Past replies compared by embeddings: the first look embeds them (about 3 s on 2 cores), later looks hit the memo."""
+"""Past replies compared by embeddings: embedding them is the first look's slow part, so it is capped; later looks hit
+the memo."""
 
 
 class Encoder(Protocol):

@@ -17,9 +17,9 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     """Exports, Explore and notebooks read mentions ``ORDER BY created_at, id``.
 
-    With ``created_at`` alone PostgreSQL put an incremental sort of every (wide) row on top of the index scan:
-    the 1M export query cost 5.03-5.73 s of server time with it and 4.36-5.03 s without it (four alternating
-    pairs).  The new index serves every ``created_at`` range the old one did.
+    With ``created_at`` alone PostgreSQL put an incremental sort of every (wide) row on top of the index scan,
+    which the export paid for in server time (docs/benchmarks.md, exports, fourth session).  The new index
+    serves every ``created_at`` range the old one did.
     """
     with op.batch_alter_table("mentions", schema=None) as batch_op:
         batch_op.create_index("ix_mentions_created_id", ["created_at", "id"], unique=False)

@@ -17,11 +17,11 @@ COVER = ["hour", "brand_id", "platform", "sentiment", "mentions", "sla_hit", "sl
 
 
 def upgrade() -> None:
-    """The dashboard's hourly series reads ~82,000 rollup rows for 90 days (1M mentions).
+    """The dashboard's hourly series reads every rollup row of its range.
 
-    Through the ``hour`` index PostgreSQL visited the heap once per row, as refreshes rewrite days in any order
-    (76,407 buffer hits for 81,659 rows; 72 ms).  With every column it reads in the index it scans the index
-    alone (42 ms, ``Heap Fetches: 0`` after a vacuum).  The index still serves every ``hour`` range the old one did.
+    Through the ``hour`` index PostgreSQL visited the heap once per row, as refreshes rewrite days in any order.
+    With every column it reads in the index it scans the index alone (``Heap Fetches: 0`` after a vacuum; the
+    timings are in docs/benchmarks.md, Dashboard).  The index still serves every ``hour`` range the old one did.
     """
     with op.batch_alter_table("mention_rollup_hourly", schema=None) as batch_op:
         batch_op.create_index("ix_mention_rollup_hourly_cover", COVER, unique=False)
