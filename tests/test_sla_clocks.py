@@ -29,7 +29,7 @@ from console.worker.desk_step import run_desk
 from console.worker.outbox_step import mark_sent
 from storage.enums import MentionStatus, Role
 from storage.ingest import ingest_batch
-from storage.models import Alert, AuditEntry, Escalation, Mention
+from storage.models import Alert, AuditEntry, Author, Classification, Escalation, Mention
 from tests.factories import make_mention
 
 LONDON = ZoneInfo("Europe/London")
@@ -294,3 +294,38 @@ def test_desk_step_recomputes_clocks_a_migration_left_without_an_at_risk_time(st
     assert _get(store, mid).sla_due_at == datetime(2026, 11, 9, 9, 45, tzinfo=LONDON)
     with store.read() as session:
         assert at_risk_escalations(session, cfg.escalation, now=FRIDAY_1645) == []  # due Monday: nothing yet
+
+
+def test_configured_vip_handles_and_keyword_rules_raise_priority_with_their_reasons(store: Store) -> None:
+    plain = parse_config(CONFIG)
+    tuned = parse_config(
+        {
+            **CONFIG,
+            "classifier": {
+                "vip_handles": ["@User2"],
+                "keyword_rules": [{"pattern": "refund", "urgency": "critical", "reason": "money at stake"}],
+            },
+        }
+    )
+    brands = _brand_ids(store, tuned)
+    texts = {1: "normal: where is my bag", 2: "normal: where is my bag", 3: "normal: I want a REFUND now"}
+    authors = {1: 1, 2: 2, 3: 1}  # the keyword's mention comes from the first, plain author
+    ids = _ingest(store, brands["Always"], *(make_mention(i, text=t, author=authors[i]) for i, t in texts.items()))
+    assert classify_batch(store, WordsClassifier(), 64, tuned) == 3
+    with store.read() as session:
+        rows = {c.mention_id: c for c in session.scalars(select(Classification).where(Classification.is_current))}
+        flags = select(Mention.id, Author.is_vip).join(Author, Author.id == Mention.author_id)
+        vip_flags = dict(session.execute(flags).tuples().all())
+    reasons = {i: [s["reason"] for s in rows[i].explanation] for i in ids}
+    assert "author is on the VIP list" in reasons[ids[1]] and "author is on the VIP list" not in reasons[ids[0]]
+    assert rows[ids[1]].priority > rows[ids[0]].priority + 10  # the VIP weight is 15
+    keyword = next(s for s in rows[ids[2]].explanation if s["name"] == "keyword:refund")
+    assert keyword["reason"] == 'keyword "refund": money at stake' and keyword["contribution"] == 25.0
+    assert rows[ids[2]].priority > rows[ids[0]].priority + 20
+    assert vip_flags == {ids[0]: False, ids[1]: True, ids[2]: False}  # the badge the Inbox shows
+    # The built-in rules apply when none are configured: "refund" is not one of them.
+    ids2 = _ingest(store, brands["Always"], make_mention(9, text="normal: I want a refund", author=1))
+    classify_batch(store, WordsClassifier(), 64, plain)
+    with store.read() as session:
+        again = session.scalar(select(Classification).where(Classification.mention_id == ids2[0]))
+    assert again is not None and again.priority == rows[ids[0]].priority

@@ -20,8 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from classifiers.base import Classifier, Scores
-from classifiers.priority import PriorityInputs, priority
-from console.config import AppConfig
+from classifiers.priority import DEFAULT_KEYWORD_RULES, KeywordRule, PriorityInputs, priority
+from console.config import AppConfig, ClassifierConfig
 from console.services.escalations import rubric_escalations
 from console.services.sla_clocks import SlaClocks, start_clocks
 from console.services.store import Store
@@ -39,22 +39,48 @@ class _Pending:
     followers: int
     verified: bool
     vip: bool
+    handle: str
+    author_id: int | None
 
 
 def unclassified(session: Session, limit: int) -> list[_Pending]:
     """Inbound mentions with no current classification, oldest first (the brand's own posts are skipped)."""
     current = exists().where(Classification.mention_id == Mention.id, Classification.is_current.is_(True))
     query = (
-        select(Mention.id, Mention.text, Author.followers, Author.verified, Author.is_vip)
+        select(Mention.id, Mention.text, Author.followers, Author.verified, Author.is_vip, Author.handle)
+        .add_columns(Mention.author_id)
         .outerjoin(Author, Author.id == Mention.author_id)
         .where(~current, Mention.is_brand_post.is_(False))
         .order_by(Mention.id)
         .limit(limit)
     )
-    return [_Pending(i, t or "", int(f or 0), bool(v), bool(p)) for i, t, f, v, p in session.execute(query)]
+    rows = session.execute(query)
+    return [_Pending(i, t or "", int(f or 0), bool(v), bool(p), (h or "").lower(), a) for i, t, f, v, p, h, a in rows]
 
 
-def _row(item: _Pending, scores: Scores, model: Classifier) -> dict[str, Any]:
+URGENCY_POINTS = {"critical": 25.0, "high": 15.0, "normal": 8.0, "low": 0.0}
+"""What a configured keyword adds to the priority score, by the urgency the rule names."""
+
+
+@dataclass(frozen=True)
+class PrioritySettings:
+    """The team's VIP handles and keyword rules, as the priority score reads them."""
+
+    vip_handles: frozenset[str] = frozenset()
+    rules: tuple[KeywordRule, ...] = DEFAULT_KEYWORD_RULES
+
+    @classmethod
+    def of(cls, cfg: ClassifierConfig) -> PrioritySettings:
+        """Configured rules replace the built-in ones; handles match without ``@`` and case."""
+        rules = tuple(
+            KeywordRule(r.pattern, URGENCY_POINTS[r.urgency], r.reason or f"{r.urgency} keyword")
+            for r in cfg.keyword_rules
+        )
+        handles = frozenset(h.lower().lstrip("@") for h in cfg.vip_handles)
+        return cls(handles, rules or DEFAULT_KEYWORD_RULES)
+
+
+def _row(item: _Pending, scores: Scores, model: Classifier, settings: PrioritySettings) -> dict[str, Any]:
     ranked = priority(
         PriorityInputs(
             text=item.text,
@@ -62,8 +88,9 @@ def _row(item: _Pending, scores: Scores, model: Classifier) -> dict[str, Any]:
             urgency_signals=scores.signals,
             followers=item.followers,
             verified=item.verified,
-            vip=item.vip,
-        )
+            vip=item.vip or item.handle.lstrip("@") in settings.vip_handles,
+        ),
+        rules=settings.rules,
     )
     return {
         "mention_id": item.mention_id,
@@ -107,6 +134,13 @@ def _denormalise(session: Session, rows: Sequence[dict[str, Any]]) -> None:
             )
 
 
+def _mark_vips(session: Session, pending: Sequence[_Pending], settings: PrioritySettings) -> None:
+    """Authors on the configured VIP list get the badge the Inbox and Conversation show."""
+    ids = {p.author_id for p in pending if not p.vip and p.author_id and p.handle.lstrip("@") in settings.vip_handles}
+    if ids:
+        session.execute(update(Author).where(Author.id.in_(ids)).values(is_vip=True))
+
+
 def classify_batch(store: Store, classifier: Classifier, batch_size: int, desk: AppConfig | None = None) -> int:
     """Score one batch; returns how many mentions were scored (0 when none were waiting).
 
@@ -120,10 +154,12 @@ def classify_batch(store: Store, classifier: Classifier, batch_size: int, desk: 
     scores = classifier.classify([item.text for item in pending])
     if len(scores) != len(pending):
         raise ValueError(f"classifier {classifier.name} returned {len(scores)} scores for {len(pending)} texts")
-    rows = [_row(item, s, classifier) for item, s in zip(pending, scores, strict=True)]
+    settings = PrioritySettings.of(desk.classifier) if desk is not None else PrioritySettings()
+    rows = [_row(item, s, classifier, settings) for item, s in zip(pending, scores, strict=True)]
     with store.transaction() as session:
         _insert_new(session, rows)
         _denormalise(session, rows)
+        _mark_vips(session, pending, settings)
         if desk is not None:
             ids = [row["mention_id"] for row in rows]
             start_clocks(session, SlaClocks.load(session, desk), ids)
