@@ -4,12 +4,12 @@ One forward pass per batch gives calibrated sentiment, the urgency features and 
 embedding for topic prototypes. Posts are sorted by length and padded per batch.
 
 ``precision="auto"`` (the default) runs the transformer layers in bfloat16 where the CPU multiplies
-bf16 natively (Intel AMX or AVX512-BF16: about 3x the fp32 speed, measured in docs/benchmarks.md)
+bf16 natively (Intel AMX or AVX512-BF16; its speed-up is measured in docs/benchmarks.md)
 and in fp32 elsewhere; pooling and heads stay fp32, and a post scores the same in any batch in both.
 ``quantized=True``
-runs the linear layers as int8 (dynamic quantisation, about 3x faster) but activation scales are then
-computed per batch, so a post's scores shift with its batch neighbours (measured: 10 % of urgency
-labels change); the default is therefore fp32, where a post scores the same in any batch.
+runs the linear layers as int8 (dynamic quantisation, faster on CPU) but activation scales are then
+computed per batch, so a post's scores, and some urgency labels, shift with its batch neighbours; the
+default is therefore fp32, where a post scores the same in any batch.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from safetensors.torch import load_file
 
 from classifiers.base import SENTIMENTS, Scores
 from classifiers.language import detect_languages
-from classifiers.network import MentionNet, load_base
+from classifiers.network import MentionNet, load_base, pad_ids
 from classifiers.text import preprocess
 from classifiers.topics import DEFAULT_THRESHOLD, DEFAULT_TOPICS, TopicTagger
 from classifiers.urgency_model import UrgencyHead, explain
@@ -78,7 +78,7 @@ def read_meta(path: Path) -> dict[str, object]:
 
 
 def quantize(net: torch.nn.Module) -> torch.nn.Module:
-    """int8 dynamic quantisation of the linear layers, per output channel (about 3-4x faster on CPU)."""
+    """int8 dynamic quantisation of the linear layers, per output channel: faster on CPU, but batch-dependent."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
@@ -138,7 +138,7 @@ class MiniLMClassifier:
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 rows = [ids[i] for i in order[start : start + self.batch_size]]
-                input_ids, mask = _pad(rows)
+                input_ids, mask = pad_ids(rows)
                 out = self.net(input_ids, mask)
                 logits = out.logits["sentiment"]
                 parts["sentiment_logits"].append(logits.numpy())
@@ -185,13 +185,3 @@ class MiniLMClassifier:
                 )
             )
         return results
-
-
-def _pad(rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    length = max(len(r) for r in rows)
-    ids = torch.zeros(len(rows), length, dtype=torch.long)
-    mask = torch.zeros(len(rows), length, dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[i, : len(row)] = 1
-    return ids, mask

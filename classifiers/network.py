@@ -4,7 +4,7 @@ The word embeddings (and, with ``tuned_layers`` < 6, the bottom layers) of the p
 all-MiniLM-L6-v2 encoder stay frozen and shared. On top of them run two copies of the remaining
 layers: the original ones, whose mean-pooled output is the general-purpose sentence embedding (topic
 prototypes, urgency), and a fine-tuned copy feeding the sentiment, emotion and offensive heads. Only
-the tuned copy and the heads are shipped (the default tunes all six layers: 21 MB in fp16), and
+the tuned copy and the heads are shipped (in fp16; the default tunes all six layers), and
 training caches the frozen part once.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,17 @@ def load_base() -> tuple[nn.Module, object]:
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModel.from_pretrained(path, attn_implementation="eager")
     return model.eval(), tokenizer
+
+
+def pad_ids(rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token id lists into the id and attention-mask tensors :class:`MentionNet` takes."""
+    length = max(len(r) for r in rows)
+    ids = torch.zeros(len(rows), length, dtype=torch.long)
+    mask = torch.zeros(len(rows), length, dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return ids, mask
 
 
 def additive_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

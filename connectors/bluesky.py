@@ -14,7 +14,6 @@ failing validation of the whole page.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from collections import OrderedDict
@@ -46,12 +45,12 @@ from connectors.base import (
 )
 from connectors.errors import classify
 from connectors.ids import fit_for_storage
-from connectors.rate_limit import RateLimitWaiter, RetryPolicy, call_with_retries
+from connectors.json_cursor import JsonCursor
+from connectors.rate_limit import RateLimitWaiter, RetryPolicy, Sleeper, call_with_retries
 from connectors.text import clean_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Sleeper = Callable[[float], None]
 NOTIFICATIONS = "app.bsky.notification.listNotifications"
 SEARCH = "app.bsky.feed.searchPosts"
 REPLY_REASONS = ("mention", "reply")
@@ -82,23 +81,13 @@ class BlueskyConfig:
 
 
 @dataclass
-class _Cursor:
+class _Cursor(JsonCursor):
+    """The watermark already stored, and the API cursor and newest time of a walk still in progress."""
+
+    what: ClassVar[str] = "Bluesky"
     watermark: str | None = None
     page: str | None = None
     walk_newest: str | None = None
-
-    @classmethod
-    def load(cls, text: str | None) -> _Cursor:
-        if not text:
-            return cls()
-        try:
-            data = json.loads(text)
-            return cls(data.get("watermark"), data.get("page"), data.get("walk_newest"))
-        except (ValueError, AttributeError) as exc:
-            raise FatalError(f"stored Bluesky cursor is unreadable ({exc}); reset the source's cursor") from exc
-
-    def dump(self) -> str:
-        return json.dumps(self.__dict__, separators=(",", ":"))
 
 
 class BlueskyConnector:

@@ -37,12 +37,11 @@ from connectors.base import (
 )
 from connectors.errors import Action, ErrorRule, RateLimitedError, classify, error_for_status
 from connectors.ids import fit_for_storage
-from connectors.rate_limit import RateLimitWaiter, RetryPolicy, call_with_retries
+from connectors.rate_limit import RateLimitWaiter, RetryPolicy, Sleeper, call_with_retries
 from connectors.text import clean_text, html_to_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Sleeper = Callable[[float], None]
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,6 @@ class MastodonConfig:
     access_token: str
     account_id: str
     """The brand account's id on this instance: its posts are the brand's, never inbound."""
-    account_acct: str = ""
     source: Literal["mentions", "hashtag"] = "mentions"
     hashtag: str | None = None
     resolve_thread_roots: bool = True

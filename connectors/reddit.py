@@ -46,12 +46,11 @@ from connectors.base import (
 )
 from connectors.errors import classify
 from connectors.ids import fit_for_storage
-from connectors.rate_limit import RateLimitWaiter, RetryPolicy, call_with_retries
+from connectors.rate_limit import RateLimitWaiter, RetryPolicy, Sleeper, call_with_retries
 from connectors.text import clean_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Sleeper = Callable[[float], None]
 DELETED = {"[deleted]", "[removed]"}
 DELETED_AUTHOR_ID = "deleted"
 """Stable author id for every post whose author deleted their account (Reddit keeps no id for them)."""

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import json
 import logging
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -41,11 +40,11 @@ from connectors.base import (
 )
 from connectors.errors import Action, ErrorRule, classify
 from connectors.ids import fit_for_storage
-from connectors.rate_limit import RateLimitWaiter, RetryPolicy, call_with_retries
+from connectors.json_cursor import JsonCursor
+from connectors.rate_limit import RateLimitWaiter, RetryPolicy, Sleeper, call_with_retries
 from connectors.text import clean_text, html_to_text
 
 log = logging.getLogger(__name__)
-Sleeper = Callable[[float], None]
 SEEN_LIMIT = 2000
 """Entry hashes kept in the cursor; far more than any feed window, small enough to store."""
 
@@ -67,26 +66,16 @@ class RssConfig:
 
 
 @dataclass
-class _Cursor:
+class _Cursor(JsonCursor):
+    """The validators of the last full fetch, the entry hashes already seen, and the older page being followed."""
+
+    what: ClassVar[str] = "RSS"
     etag: str | None = None
     modified: str | None = None
     newest_id: str | None = None
     seen: list[str] = field(default_factory=list)
     next_url: str | None = None
     depth: int = 0
-
-    @classmethod
-    def load(cls, text: str | None) -> _Cursor:
-        if not text:
-            return cls()
-        try:
-            data = json.loads(text)
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
-        except (ValueError, TypeError) as exc:
-            raise FatalError(f"stored RSS cursor is unreadable ({exc}); reset the source's cursor") from exc
-
-    def dump(self) -> str:
-        return json.dumps(self.__dict__, separators=(",", ":"))
 
 
 class RssConnector:

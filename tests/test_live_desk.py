@@ -205,9 +205,20 @@ def test_an_unanswered_mention_at_risk_is_escalated_to_the_supervisor_once(live:
             ).tuples()
             return list(rows)
 
+    def desk_passes_since(moment: datetime) -> int:
+        """Desk passes that escalated a mention after ``moment``: a pass stamps its escalations with its own time."""
+        with live.store.read() as session:
+            stamps = select(func.count(func.distinct(Escalation.created_at))).where(
+                Escalation.trigger == "sla_at_risk", Escalation.created_at > moment
+            )
+            return session.scalar(stamps) or 0
+
     first = _poll(escalated, 240, "an at-risk escalation of a live mention")
     assert all(n == 1 for _, n in first)
-    time.sleep(25)  # two more desk passes
+    with live.store.read() as session:
+        latest = session.scalar(select(func.max(Escalation.created_at)).where(Escalation.trigger == "sla_at_risk"))
+    assert latest is not None
+    _poll(lambda: desk_passes_since(latest) >= 2, 240, "two more desk passes, each escalating a newer live mention")
     again = dict(escalated())
     assert all(again[m] == 1 for m, _ in first)
     with live.store.read() as session:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors.base import AuthError, Batch, Mention, PostedReply, RetriableError
@@ -146,6 +146,18 @@ def test_the_database_itself_refuses_two_replies_in_flight(store: Store) -> None
         session.add_all([Reply(mention_id=mention_id, text=t, idempotency_key=t) for t in ("a", "b")])
 
 
+def wait_until_blocked_by(store: Store, holder_pid: int, timeout: float = 10.0) -> None:
+    """Return once another PostgreSQL backend waits on a lock that ``holder_pid`` holds; fail at the deadline."""
+    blocked = text("SELECT count(*) FROM pg_stat_activity WHERE :holder = ANY(pg_blocking_pids(pid))")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with store.engine.connect() as conn:  # a transaction per look: pg_stat_activity is read afresh
+            if conn.scalar(blocked, {"holder": holder_pid}):
+                return
+        time.sleep(0.01)
+    pytest.fail(f"no backend waited on backend {holder_pid}'s locks within {timeout} s")
+
+
 @pytest.mark.parametrize("same_key", [True, False])
 def test_concurrent_sends_on_postgresql_are_settled_by_the_index(pg_store: Store, same_key: bool) -> None:
     (mention_id,) = seed(pg_store)
@@ -160,10 +172,11 @@ def test_concurrent_sends_on_postgresql_are_settled_by_the_index(pg_store: Store
     with pg_store.transaction() as session:
         first = queue_reply(session, mention_id, "Sorry!", None, "k1")
         session.flush()
+        holder = session.scalar(text("SELECT pg_backend_pid()"))
         thread = threading.Thread(target=other_tab)
         thread.start()
-        time.sleep(0.3)
-        assert thread.is_alive()  # blocked on the unique index until this transaction ends
+        wait_until_blocked_by(pg_store, holder)  # the other tab waits on the unique index until this transaction ends
+        assert thread.is_alive() and results == []
     thread.join(10)
     (outcome,) = results
     if same_key:

@@ -22,7 +22,6 @@ After a stop longer than :data:`MAX_CATCH_UP` the feed resumes that long before 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,7 @@ from connectors.demo.generator import P_COMPETITOR, P_NEWS, DemoStream
 from connectors.demo.platforms import STREAM_LIVE
 from connectors.demo.timeline import DIURNAL, HOUR_MS, SPIKE_OUTAGE, WEEKDAY, Spike, hour_weight, normal_per_weight
 from connectors.demo.world import DEFAULT_WORLD, NIMBUS_MOBILE, DemoBrand
+from connectors.json_cursor import dump_cursor, read_cursor, unreadable_cursor
 
 CURSOR_VERSION = 2
 REPLY_LIMITS = {"x": 280, "bluesky": 300, "mastodon": 500, "reddit": 10_000}
@@ -75,17 +75,17 @@ class LiveCursor:
     def encode(self) -> str:
         """The JSON string the store keeps."""
         data = {"v": CURSOR_VERSION, "seq": self.seq, "seed": self.seed, "anchor_ms": self.anchor_ms}
-        return json.dumps(data | ({} if self.at_ms is None else {"at_ms": self.at_ms}))
+        return dump_cursor(data | ({} if self.at_ms is None else {"at_ms": self.at_ms}))
 
     @classmethod
     def decode(cls, text: str) -> LiveCursor:
         """Parse a stored cursor; raise ``FatalError`` when it is not one of ours."""
+        data = read_cursor(text, what="demo source")
         try:
-            data = json.loads(text)
             at = data.get("at_ms")
             cursor = cls(int(data["seq"]), int(data["seed"]), int(data["anchor_ms"]), None if at is None else int(at))
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise FatalError(f"demo source cursor is unreadable ({exc!s}); reset the source's cursor") from exc
+        except (ValueError, TypeError, KeyError) as exc:
+            raise unreadable_cursor("demo source", exc) from exc
         if cursor.seq < 0:
             raise FatalError(f"demo source cursor has a negative sequence number ({cursor.seq})")
         return cursor

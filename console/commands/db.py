@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from console.commands import open_existing_store
 from storage import migrate
 from storage.db import redact, resolve_url
 
@@ -33,13 +34,17 @@ def upgrade(database_url: str | None, revision: str) -> None:
 @db.command()
 @url_option
 def check(database_url: str | None) -> None:
-    """Fail if the models and the migrations disagree."""
-    migrate.check(resolve_url(database_url))
+    """Fail if the models and the migrations disagree (on a store at the latest migration)."""
+    url = resolve_url(database_url)
+    open_existing_store(url).dispose()
+    migrate.check(url)
     click.echo("no drift: models and migrations agree")
 
 
 @db.command()
 @url_option
 def current(database_url: str | None) -> None:
-    """Show the revision the store is at."""
-    click.echo(migrate.current(resolve_url(database_url)) or "not migrated")
+    """Show the revision the store is at; fail, saying how to fix it, when it is not this version's."""
+    store = open_existing_store(database_url)
+    store.dispose()
+    click.echo(migrate.current(store.url))

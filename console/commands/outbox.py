@@ -13,12 +13,13 @@ import click
 from sqlalchemy import select
 
 from console.cli import UserFacingError
+from console.commands import open_existing_store
 from console.commands.db import url_option
 from console.config import load_config
 from console.services.errors import ServiceError
 from console.services.permissions import Actor
 from console.services.replies.outbox import outbox_replies, settle_reply
-from console.services.store import Store, open_store
+from console.services.store import Store
 from console.ui.format import duration_words
 from storage.enums import ReplyState
 from storage.models import User
@@ -30,7 +31,7 @@ config_option = click.option(
 
 
 def _store(database_url: str | None, config_file: str | None) -> Store:
-    return open_store(database_url or load_config(config_file).database.url)
+    return open_existing_store(database_url or load_config(config_file).database.url)
 
 
 @click.group()

@@ -12,10 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from connectors.read_budget import ReadBudget, budget_month
+from console.commands import open_existing_store
 from console.commands.db import url_option
 from console.config import AppConfig, load_config
 from console.services.sources import SourceHealthRow, source_health, x_summary
-from console.services.store import open_store
 from console.services.worker_health import WorkerView, workers_overview
 from console.ui.format import local_time
 
@@ -93,7 +93,7 @@ def _print_workers(console: Console, workers: list[WorkerView]) -> None:
 def sources(database_url: str | None, config_file: str | None, check: bool) -> None:
     """Show each source's health (last success, last error in plain words, failures, next run, reads), then workers."""
     cfg: AppConfig = load_config(config_file)
-    store = open_store(database_url or cfg.database.url)
+    store = open_existing_store(database_url or cfg.database.url)
     now = datetime.now(UTC)
     zone = ZoneInfo(cfg.team.timezone)
     with store.read() as session:
