@@ -28,11 +28,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def load_posts(data_dir: Path, count: int) -> list[str]:
+    """``count`` posts from the sample, cycled; rows without text are left out.
+
+    The sample holds a broken row whose text is missing: the worker never classifies an empty mention, and
+    transformers 5's pipeline refuses one (``You need to specify either text or text_target``).
+    """
     path = data_dir / "twcs_sample.csv"
     if not path.exists():
         sys.exit(f"bench: data file not found: {path} (pass --data-dir or set MENTIONDESK_DATA_DIR)")
     with path.open(newline="", encoding="utf-8") as handle:
-        posts = [row["text"] for row in csv.DictReader(handle)]
+        posts = [text for row in csv.DictReader(handle) if (text := row.get("text")) and text.strip()]
+    if not posts:
+        sys.exit(f"bench: no posts with text in {path}")
     return (posts * (count // len(posts) + 1))[:count]
 
 

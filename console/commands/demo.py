@@ -22,6 +22,7 @@ from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import delete, func, select
 
 from console.commands.db import url_option
 from console.config import load_config
@@ -30,6 +31,7 @@ from console.services.demo_seed import demo_logins, seed_demo, store_is_empty
 from console.services.store import Store, open_store
 from storage.db import DATABASE_URL_ENV, resolve_url
 from storage.maintenance import vacuum_analyze
+from storage.models import Classification, Mention, Reply, Setting
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 """The console; its theme is in ``console/.streamlit/config.toml``, which Streamlit reads beside the script."""
@@ -281,16 +283,29 @@ def serve(database_url: str | None, port: int) -> None:
     "--end",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help="Last day of generated data (UTC). Default: today, so the same seed on the same day gives the same store.",
+    help="Last day of generated data (UTC). Default: yesterday, the last full day, so no row is dated after the "
+    "clock and the live worker's rollup refresh sees every later write.",
 )
 def generate(database_url: str | None, mentions: int, seed: int, end: datetime | None) -> None:
     """Fill a store with seeded generated mentions, e.g. a 1,000,000-mention store for benchmarks."""
     if mentions <= 0:
         raise click.BadParameter("must be positive", param_hint="--mentions")
-    anchor = (end or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=UTC)
+    last_day = end or datetime.now(UTC) - timedelta(days=1)
+    anchor = last_day.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=UTC)
     store = open_store(database_url, upgrade=True)
+    with store.transaction() as session:  # until the end, the store is not one to measure
+        session.execute(delete(Setting).where(Setting.key == GENERATED_KEY))
     days = max(30, min(365, mentions // 5_000))
     _seed_window(store, mentions, seed, anchor + timedelta(days=1), days)
+    with store.transaction() as session:
+        held = session.scalar(select(func.count()).select_from(Mention)) or 0
+        ready = {"mentions": held, "seed": seed, "end": anchor.date().isoformat()}
+        session.add(Setting(key=GENERATED_KEY, value=ready))
+    click.echo(f"ready to measure: {held:,} mentions (setting {GENERATED_KEY!r})")
+
+
+GENERATED_KEY = "generate.ready"
+"""The setting ``generate`` writes last, with the store's mention count: a store without it is incomplete."""
 
 
 def _seed_window(store: Store, mentions: int, seed: int, end: datetime, days: int) -> None:
@@ -304,17 +319,29 @@ def _seed_window(store: Store, mentions: int, seed: int, end: datetime, days: in
     ready_for_benchmarks(store)
 
 
-def ready_for_benchmarks(store: Store) -> None:
-    """Leave a generated store as the worker would after a while: rollups built and fresh, statistics analysed.
+def _last_write(store: Store) -> datetime:
+    """The newest time written into the store: the seeder dates rows up to its simulated end, past the clock."""
+    with store.read() as session:
+        moments = [
+            session.scalar(select(func.max(column)))
+            for column in (Mention.updated_at, Classification.created_at, Reply.sent_at)
+        ]
+    return max([datetime.now(UTC), *(rollup.as_utc(m) for m in moments if m is not None)])
 
-    The dashboard reads raw every day the rollups may have wrong, so without this a benchmark measures the
-    first minutes of a new store, not a store in use.
+
+def ready_for_benchmarks(store: Store) -> None:
+    """Leave a generated store as the worker would after a while: rollups built and current, statistics analysed.
+
+    The dashboard reads raw every day changed after the rollups' watermark, so without this a benchmark measures
+    the first minutes of a new store, not a store in use.  Nothing else writes to the store meanwhile, so the
+    rollups are judged as of its last write (the refresh's safety margin for late commits is not needed).
     """
+    as_of = _last_write(store) + rollup.SAFETY_MARGIN
     with store.transaction() as session:
-        days = rollup.rebuild(session)
-    for _ in range(5):  # the rebuild's own writes can leave a day newer than its watermark
-        with store.transaction() as session:
-            if rollup.refresh(session) == 0:
-                break
+        days = rollup.rebuild(session, now=as_of)
+    with store.transaction() as session:  # what the worker's next refresh would find: nothing to redo
+        redone = rollup.refresh(session, now=as_of)
+    if redone:
+        raise click.ClickException(f"the dashboard rollups still redo {redone} days after a rebuild")
     vacuum_analyze(store.engine)
-    click.echo(f"rollups built for {days:,} days; statistics analysed")
+    click.echo(f"rollups built for {days:,} days and current; statistics analysed")
