@@ -255,6 +255,36 @@ class EscalationConfig(Strict):
         return next((q for q in self.queues if q.name == name), None)
 
 
+class IngestConfig(Strict):
+    """Limits on what one mention may carry into the store (connectors and file import alike)."""
+
+    max_text_length: int = Field(default=40_000, ge=280, le=1_000_000)
+    """Longer texts are stored cut at this many characters (with "…"); the raw payload keeps the original."""
+
+
+class SignInLimits(Strict):
+    """Throttles on failed sign-ins, enforced in the database so they hold across console replicas."""
+
+    free_failures: int = Field(default=3, ge=1, le=100)
+    """Failures in a row for one username before each further attempt has to wait."""
+    first_wait: Duration = timedelta(seconds=5)
+    max_wait: Duration = timedelta(minutes=15)
+    per_address: int = Field(default=20, ge=1, le=100_000)
+    """Failed sign-ins one client address may make within ``window`` (any usernames)."""
+    overall: int = Field(default=200, ge=1, le=10_000_000)
+    """Failed sign-ins the whole console accepts within ``window`` before everyone waits."""
+    window: Duration = timedelta(minutes=15)
+
+
+class SecurityConfig(Strict):
+    """Session lifetime and idle timeout, and the sign-in throttles."""
+
+    session_lifetime: Duration = timedelta(days=7)
+    session_idle_timeout: Duration = timedelta(hours=8)
+    """A session unused for this long is signed out, however long its lifetime."""
+    sign_in: SignInLimits = Field(default_factory=SignInLimits)
+
+
 class AppConfig(Strict):
     """The whole ``mentiondesk.toml``."""
 
@@ -270,6 +300,8 @@ class AppConfig(Strict):
     x: XBudgetConfig = Field(default_factory=XBudgetConfig)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> AppConfig:
