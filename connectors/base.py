@@ -183,6 +183,31 @@ class SkippableError(ConnectorError):
         self.external_id = external_id
 
 
+MAPPING_ERRORS: tuple[type[Exception], ...] = (
+    SkippableError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    RecursionError,
+)
+"""What mapping one item can raise on a payload nobody foresaw (``1e400`` as a count, a list where an
+object was): caught per item, so one bad item is skipped and the rest of the page is kept."""
+
+
+def skippable(exc: Exception, item: Any) -> SkippableError:
+    """``exc`` as the skip record of ``item``, naming the item's id where it has one."""
+    if isinstance(exc, SkippableError):
+        return exc
+    ident = item.get("id") or item.get("uri") if isinstance(item, Mapping) else getattr(item, "id", None)
+    detail = str(exc)[:120]
+    return SkippableError(
+        f"malformed item ({type(exc).__name__}: {detail})", external_id=str(ident)[:64] if ident else None
+    )
+
+
 class BudgetExhaustedError(FatalError):
     """The configured monthly read cap is reached; fetching stops until the next month."""
 

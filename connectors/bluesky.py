@@ -26,6 +26,7 @@ from atproto import Client, models
 from atproto_client.exceptions import NetworkError as AtNetworkError
 
 from connectors.base import (
+    MAPPING_ERRORS,
     REASON_BRAND_POST,
     REASON_LISTEN_ONLY,
     REASON_REPLYABLE,
@@ -40,6 +41,7 @@ from connectors.base import (
     RetriableError,
     SkippableError,
     SkippedItem,
+    skippable,
     stamp_payload,
     utc,
 )
@@ -163,7 +165,8 @@ class BlueskyConnector:
                 newest = indexed
             try:
                 mention = self._to_mention(item, retrieved_at)
-            except SkippableError as exc:
+            except MAPPING_ERRORS as caught:
+                exc = skippable(caught, item)
                 log.warning("bluesky: skipped item %s: %s", exc.external_id, exc)
                 skipped.append(SkippedItem(exc.external_id, str(exc)))
                 continue

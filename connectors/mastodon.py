@@ -18,6 +18,7 @@ from mastodon import Mastodon
 from mastodon.errors import MastodonAPIError, MastodonNetworkError, MastodonRatelimitError
 
 from connectors.base import (
+    MAPPING_ERRORS,
     REASON_BRAND_POST,
     REASON_LISTEN_ONLY,
     REASON_REPLYABLE,
@@ -32,6 +33,7 @@ from connectors.base import (
     RetriableError,
     SkippableError,
     SkippedItem,
+    skippable,
     stamp_payload,
     utc,
 )
@@ -96,7 +98,8 @@ class MastodonConnector:
         for item in sorted(items, key=lambda i: _id_key(i.get("id"))):
             try:
                 mention = self._to_mention(_plain(item), retrieved_at)
-            except SkippableError as exc:
+            except MAPPING_ERRORS as caught:
+                exc = skippable(caught, item)
                 log.warning("mastodon: skipped item %s: %s", exc.external_id, exc)
                 skipped.append(SkippedItem(exc.external_id, str(exc)))
                 continue

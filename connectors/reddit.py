@@ -26,6 +26,7 @@ from prawcore.rate_limit import RateLimiter
 from prawcore.sessions import FiniteRetryStrategy
 
 from connectors.base import (
+    MAPPING_ERRORS,
     REASON_BRAND_POST,
     REASON_DELETED_AUTHOR,
     REASON_LISTEN_ONLY,
@@ -41,6 +42,7 @@ from connectors.base import (
     RetriableError,
     SkippableError,
     SkippedItem,
+    skippable,
     stamp_payload,
     with_notes,
 )
@@ -143,7 +145,8 @@ class RedditConnector:
         for child in children:
             try:
                 mention = self._to_mention(child, url, retrieved_at)
-            except SkippableError as exc:
+            except MAPPING_ERRORS as caught:
+                exc = skippable(caught, child)
                 log.warning("reddit: skipped item %s: %s", exc.external_id, exc)
                 skipped.append(SkippedItem(exc.external_id, str(exc)))
                 continue

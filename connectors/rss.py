@@ -25,6 +25,7 @@ import feedparser
 import requests
 
 from connectors.base import (
+    MAPPING_ERRORS,
     REASON_BRAND_POST,
     REASON_NEWS,
     Author,
@@ -35,6 +36,7 @@ from connectors.base import (
     PostedReply,
     SkippableError,
     SkippedItem,
+    skippable,
     stamp_payload,
     with_notes,
 )
@@ -139,7 +141,8 @@ class RssConnector:
             hashes.append(digest)
             try:
                 mention = self._to_mention(entry, entry_id, parsed.feed, url, retrieved_at)
-            except SkippableError as exc:
+            except MAPPING_ERRORS as caught:
+                exc = skippable(caught, {"id": entry_id})
                 log.warning("rss: skipped item %s: %s", exc.external_id, exc)
                 skipped.append(SkippedItem(exc.external_id, str(exc)))
                 continue

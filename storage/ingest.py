@@ -8,12 +8,13 @@ object with the attributes of :class:`IncomingMention`), which keeps ``storage``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from storage.enums import MentionStatus
@@ -449,4 +450,128 @@ def ingest_batch(
     return IngestResult(new=new, updated=updated, duplicates=duplicates, authors=authors)
 
 
-__all__ = ["UNCHANGED", "IncomingMention", "IngestResult", "ingest_batch", "save_cursor"]
+# --- Row isolation: a value the database refuses costs its own record, never the batch ----------------
+
+_ROW_SQLSTATE_CLASSES = frozenset({"22", "23", "54"})
+"""PostgreSQL's data exceptions, integrity violations and program limits (e.g. ``stack depth``): one record's fault."""
+_DRIVERS = frozenset({"psycopg", "sqlite3"})
+_ROW_ERROR_NAMES = frozenset({"DataError", "IntegrityError"})
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A record the database refused: its position in the batch given, and the database's reason in words."""
+
+    index: int
+    reason: str
+
+
+def is_row_error(exc: BaseException) -> bool:
+    """True when ``exc`` is about the values of the statement, not the database: retrying without them helps.
+
+    A lock, a timeout, a lost connection or a missing table is never a row error: those are raised as they
+    came, so the caller retries or stops instead of dropping records.  Errors from the COPY of the staging
+    table come straight from the driver, not wrapped by SQLAlchemy, and count the same.
+    """
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return False
+    inner = exc.orig if isinstance(exc, DBAPIError) else exc
+    state = getattr(inner, "sqlstate", None)
+    if isinstance(state, str) and state:
+        return state[:2] in _ROW_SQLSTATE_CLASSES
+    if type(inner).__module__.split(".")[0] in _DRIVERS:  # e.g. psycopg's own "cannot contain NUL" DataError
+        return not _ROW_ERROR_NAMES.isdisjoint(cls.__name__ for cls in type(inner).__mro__)
+    # Raised while binding or encoding one value: an integer past 64 bits, a lone surrogate, JSON too deep.
+    return isinstance(inner, ValueError | TypeError | OverflowError | RecursionError)
+
+
+def refusal_reason(exc: BaseException) -> str:
+    """The database's own first line, without the SQL or its parameters (they may hold a 10 MB text)."""
+    inner = exc.orig if isinstance(exc, DBAPIError) else exc
+    first = (str(inner).strip().splitlines() or [type(inner).__name__])[0]
+    first = first if len(first) <= 200 else first[:199] + "…"
+    return f"the database refused it: {first}"
+
+
+def _open_transaction(session: Session) -> None:
+    """Begin SQLite's transaction now, so savepoints nest inside the caller's transaction.
+
+    pysqlite begins it at the first write: a SAVEPOINT before that would be the outer transaction, and
+    releasing it a commit.
+    """
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return
+    driver = conn.connection.driver_connection
+    if driver is not None and not getattr(driver, "in_transaction", True):
+        conn.exec_driver_sql("BEGIN")
+
+
+StoreBatch = Callable[..., IngestResult]
+"""What stores one batch: :func:`ingest_batch`, or a caller's wrapper of it."""
+
+
+def _try_in_halves(
+    session: Session, items: list[tuple[int, IncomingMention]], store: StoreBatch, **where: int | None
+) -> tuple[IngestResult, list[tuple[int, Exception]]]:
+    """Store ``items`` under a savepoint; when the database refuses a value, halve until each refusal stands alone."""
+    try:
+        with session.begin_nested():
+            return store(session, [m for _, m in items], **where), []
+    except Exception as exc:
+        if not is_row_error(exc):
+            raise
+        if len(items) == 1:
+            return IngestResult(), [(items[0][0], exc)]
+    middle = len(items) // 2
+    first, first_refused = _try_in_halves(session, items[:middle], store, **where)
+    second, second_refused = _try_in_halves(session, items[middle:], store, **where)
+    return first + second, first_refused + second_refused
+
+
+def ingest_isolated(
+    session: Session,
+    mentions: Sequence[IncomingMention],
+    *,
+    source_id: int | None = None,
+    brand_id: int | None = None,
+    next_cursor: str | None | _Unset = UNCHANGED,
+    reads: int = 0,
+    store_batch: StoreBatch = ingest_batch,
+) -> tuple[IngestResult, list[Refused]]:
+    """As :func:`ingest_batch`, but a record the database refuses is left out and named, not fatal to the batch.
+
+    The batch goes in under one savepoint, so a clean batch costs what it did.  When the database refuses a
+    value (:func:`is_row_error`), the savepoint is rolled back and the batch is split in halves until each
+    refused record stands alone: k bad records in n cost about 2·k·log2(n) extra statements.  When every
+    record of a batch of several is refused, the fault is not in the records (a brand that is gone, a schema
+    that is behind): that error is raised as it came, so nothing is dropped and the cursor does not move.
+    ``store_batch`` stores each attempt (``ingest_batch`` unless the caller wraps it).
+    """
+    latest: dict[tuple[str, str], tuple[int, IncomingMention]] = {}
+    for index, m in enumerate(mentions):
+        latest[(m.platform, m.external_id)] = (index, m)
+    items = sorted(latest.values(), key=lambda item: item[0])
+    result = IngestResult(duplicates=len(mentions) - len(items))
+    refused: list[tuple[int, Exception]] = []
+    if items:
+        _open_transaction(session)
+        stored, refused = _try_in_halves(session, items, store_batch, source_id=source_id, brand_id=brand_id)
+        if refused and len(refused) == len(items) > 1:
+            raise refused[0][1]
+        result += stored
+    if source_id is not None and not isinstance(next_cursor, _Unset):
+        save_cursor(session, source_id, next_cursor, new=result.new, reads=reads)
+    return result, [Refused(index, refusal_reason(exc)) for index, exc in refused]
+
+
+__all__ = [
+    "UNCHANGED",
+    "IncomingMention",
+    "IngestResult",
+    "Refused",
+    "ingest_batch",
+    "ingest_isolated",
+    "is_row_error",
+    "save_cursor",
+]

@@ -465,3 +465,13 @@ def test_the_follower_cache_forgets_after_its_ttl_and_keeps_only_the_newest():
     assert (cache.get("did:a"), cache.get("did:b"), cache.get("did:c")) == (None, 7, 9)
     now[0] = 61.0
     assert cache.get("did:b") is None and cache.known() == set()
+
+
+def test_an_item_that_breaks_the_mapping_is_skipped_not_the_page(xrpc):
+    """Infinity as a count (``1e400`` parses to it) or a list as a count must cost one item, not the page."""
+    items = [note("inf", T(9), likeCount=float("inf")), note("lst", T(8), replyCount=[3]), note("ok", T(7))]
+    xrpc.on(LIST, json_body=page(items))
+    batch = connector(xrpc).fetch(None)
+    assert [m.external_id[-2:] for m in batch.mentions] == ["ok"]
+    assert [(s.external_id or "")[-3:] for s in batch.skipped] == ["inf", "lst"]
+    assert all(s.reason.startswith("malformed item (") for s in batch.skipped)

@@ -320,3 +320,16 @@ def test_a_recorded_hashtag_timeline_page_maps_through_mastodon_py():
     assert m.conversation_id == m.external_id and m.language == "ja"
     json.dumps(m.raw, allow_nan=False)
     assert batch.next_cursor == "109440153064280358"
+
+
+@responses.activate
+def test_a_count_no_integer_can_hold_does_not_cost_the_page():
+    """Infinity (``1e400`` parses to it) or a word as a count: Mastodon.py reads it as 0, every post is kept."""
+    items = [notification(71, 7071, favourites_count=float("inf")), notification(72, 7072, reblogs_count="lots")]
+    responses.get(NOTIFICATIONS, json=items)
+    batch = connector().fetch("70")
+    assert [(m.external_id, m.metrics.likes, m.metrics.reposts) for m in batch.mentions] == [
+        ("7071", 0, 2),
+        ("7072", 5, 0),
+    ]
+    assert batch.skipped == []

@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from connectors.base import (
+    MAPPING_ERRORS,
     REASON_BRAND_POST,
     REASON_REPLYABLE,
     REASON_REPOST,
@@ -46,6 +47,7 @@ from connectors.base import (
     Platform,
     SkippableError,
     SkippedItem,
+    skippable,
     stamp_payload,
     utc,
     with_notes,
@@ -172,7 +174,8 @@ def _map_items(data: list[Any], includes: _Includes, ctx: PageContext) -> tuple[
     for item in data:
         try:
             mention, via_repost = _map_item(item, includes, ctx)
-        except SkippableError as exc:
+        except MAPPING_ERRORS as caught:
+            exc = skippable(caught, item)
             if exc.external_id is None or all(s.external_id != exc.external_id for s in skipped):
                 log.warning("skipped X post %s: %s", exc.external_id or "(no id)", exc)
                 skipped.append(SkippedItem(exc.external_id, str(exc)))

@@ -7,7 +7,9 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from connectors.limits import Limits
 from console.commands.db import url_option
+from console.config import load_config
 from console.services.importer import import_file
 from console.services.store import open_store
 from storage.enums import MentionStatus
@@ -30,14 +32,21 @@ def import_command(file: Path, database_url: str | None, fmt: str | None, status
     """Import FILE: CSV with documented columns, or JSONL of X API v2 pages (twarc2).
 
     Bad rows are reported with their line numbers and skipped; importing the same file twice adds nothing.
+    Texts longer than ``[ingest] max_text_length`` are stored cut; the raw payload keeps them whole.
     """
+    limits = Limits(max_text_length=load_config().ingest.max_text_length)
     store = open_store(database_url, upgrade=True)
     with Progress(
         TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
     ) as bar:
         task = bar.add_task("rows", total=None)
         report = import_file(
-            store, file, fmt=fmt, status=MentionStatus(status), progress=lambda n: bar.advance(task, n)
+            store,
+            file,
+            fmt=fmt,
+            status=MentionStatus(status),
+            progress=lambda n: bar.advance(task, n),
+            limits=limits,
         )
     r = report.result
     counts = f"{r.new} new, {r.updated} updated, {r.duplicates} duplicates, {len(report.errors)} bad"

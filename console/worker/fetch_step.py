@@ -8,13 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from connectors.base import AuthError, BudgetExhaustedError, Connector, FatalError, RetriableError
+from connectors.base import AuthError, BudgetExhaustedError, Connector, FatalError, RetriableError, SkippedItem
+from connectors.limits import Limits, screen
 from connectors.read_budget import budget_month
+from console.config import AppConfig
 from console.services.sources import roll_read_month
 from console.services.store import Store
 from console.worker.leases import LEASE_S, LeaseLostError, SourceLease, release, renew
 from storage.enums import SourceHealth
-from storage.ingest import IngestResult, ingest_batch
+from storage.ingest import IngestResult, ingest_batch, ingest_isolated
 from storage.models import Source
 
 log = logging.getLogger(__name__)
@@ -49,27 +51,41 @@ def _first_of_next_month(now: datetime) -> datetime:
     return (now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=32)).replace(day=1)
 
 
+def limits_for(factory: object) -> Limits:
+    """The ``[ingest]`` limits of the config a connector factory was built with; the defaults without one."""
+    config = getattr(getattr(factory, "context", None), "config", None)
+    return Limits(max_text_length=config.ingest.max_text_length) if isinstance(config, AppConfig) else Limits()
+
+
 def _fetch_pages(
-    store: Store, lease: SourceLease, connector: Connector, owner: str, now: Callable[[], datetime]
+    store: Store, lease: SourceLease, connector: Connector, owner: str, now: Callable[[], datetime], limits: Limits
 ) -> tuple[IngestResult, int]:
-    """Fetch and store page by page; each page, its cursor and its reads commit together or not at all."""
+    """Fetch and store page by page; each page, its cursor and its reads commit together or not at all.
+
+    Every mention is validated first and the page goes in row-isolated: a record that cannot be stored is
+    skipped with its reason, like a malformed item, and the rest of the page and the cursor are stored.
+    """
     with store.transaction() as session:
         roll_read_month(session, lease.id, budget_month(now()))
     cursor, total, pages = lease.cursor, IngestResult(), 0
     while pages < MAX_PAGES_PER_RUN:
         batch = connector.fetch(cursor)
+        mentions, rejected = screen(batch.mentions, limits)
         with store.transaction() as session:
             renew(session, lease.id, owner, now() + timedelta(seconds=LEASE_S))
-            total += ingest_batch(
+            stored, refused = ingest_isolated(
                 session,
-                batch.mentions,
+                mentions,
                 source_id=lease.id,
                 brand_id=lease.brand_id,
                 next_cursor=batch.next_cursor,
                 reads=batch.reads,
+                store_batch=ingest_batch,  # looked up here, so a test may wrap it
             )
+            total += stored
         pages += 1
-        for item in batch.skipped:
+        rejected += [SkippedItem(mentions[r.index].external_id, r.reason) for r in refused]
+        for item in [*batch.skipped, *rejected]:
             log.warning("source %s skipped item %s: %s", lease.name, item.external_id or "?", item.reason)
         cursor = batch.next_cursor
         if not batch.has_more:
@@ -85,11 +101,12 @@ def run_source(
     owner: str,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     rng: random.Random | None = None,
+    limits: Limits | None = None,
 ) -> RunOutcome:
     """Fetch and ingest; never raise, so one failing source cannot stop the others."""
     rng = rng or random.Random()
     try:
-        result, pages = _fetch_pages(store, lease, connector, owner, now)
+        result, pages = _fetch_pages(store, lease, connector, owner, now, limits or Limits())
     except LeaseLostError as exc:  # another worker runs it now; nothing of this page was stored
         log.warning("source %s: %s", lease.name, exc)
         return RunOutcome(lease.name, False, IngestResult(), 0, str(exc))

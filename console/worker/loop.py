@@ -35,7 +35,7 @@ from console.services.worker_health import (
     record_outage,
     register,
 )
-from console.worker.fetch_step import RunOutcome, record_failure, run_source
+from console.worker.fetch_step import RunOutcome, limits_for, record_failure, run_source
 from console.worker.leases import SourceLease, acquire_due
 from storage.models import Source
 
@@ -110,7 +110,7 @@ def run_once(store: Store, factory: ConnectorFactory, *, owner: str, now: dateti
             outcomes.append(record_failure(store, lease, owner, exc, datetime.now(UTC), random.Random()))
             continue
         try:
-            outcomes.append(run_source(guarded, lease, connector, owner=owner))
+            outcomes.append(run_source(guarded, lease, connector, owner=owner, limits=limits_for(factory)))
         except _DatabaseDown as down:
             raise down.error from None
     return outcomes
