@@ -68,6 +68,15 @@ def cli(verbose: int) -> None:
     """Mentiondesk: social media monitoring and response console."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
+
+
+def install_log_redaction() -> None:
+    """Redact every configured secret, and credential-shaped text, from every handler's output (any library)."""
+    from console.log_redaction import install
+    from console.secrets import configured_secret_values
+
+    install(configured_secret_values())
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
@@ -94,17 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     except _known_errors() as exc:
         from console.config import ConfigError
 
-        if isinstance(exc, ConfigError) and exc.problems:
+        if isinstance(exc, ConfigError) and exc.problems and not exc.whole_file:
             click.echo(f"mentiondesk: {exc.source}: invalid config", err=True)
             for line in exc.problems:
                 click.echo(f"  {line}", err=True)
         else:
             click.echo(f"mentiondesk: {exc}", err=True)
         return 2
-    except Exception as exc:  # operational errors (database down…) still get one clear line
-        from sqlalchemy.exc import OperationalError
+    except Exception as exc:  # database errors (down, locked, a refused value) still get one clear line
+        from sqlalchemy.exc import DBAPIError
 
-        if isinstance(exc, OperationalError):
+        if isinstance(exc, DBAPIError):  # the driver's own message: never the SQL or its parameters
             click.echo(f"mentiondesk: database error: {exc.orig}".splitlines()[0], err=True)
             return 1
         raise

@@ -6,6 +6,7 @@ never as a traceback.  Secrets never live here: see ``console.secrets``.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.engine import make_url
 
 from classifiers.topics import DEFAULT_TOPICS
 from console.domain.business_hours import CalendarConfig, known_zone
@@ -25,6 +27,10 @@ CONFIG_ENV = "MENTIONDESK_CONFIG"
 DEFAULT_CONFIG_NAME = "mentiondesk.toml"
 BUILTIN_CONFIG = Path(__file__).parent / "default_config.toml"
 MIN_INTERVAL_S = 15
+MAX_INTERVAL_S = 86_400
+"""A source polled less than once a day is a typo (``1e23``), and the worker's clock arithmetic overflows."""
+DATABASE_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg", "postgresql+psycopg2")
+"""The URL schemes the store runs on (every ``postgresql`` URL is opened through psycopg 3)."""
 
 Platform = Literal["x", "mastodon", "bluesky", "reddit", "rss", "demo"]
 UrgencyLevel = Literal["critical", "high", "normal", "low"]
@@ -34,9 +40,11 @@ SourceKind = Literal["mentions", "search", "hashtag", "notifications", "inbox", 
 class ConfigError(ValueError):
     """The config file is missing, unreadable or invalid; ``problems`` lists each bad value."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    def __init__(self, source: str, problems: list[str], *, whole_file: bool = False) -> None:
         self.source = source
         self.problems = problems
+        self.whole_file = whole_file
+        """The file itself could not be read (missing, not UTF-8, not TOML): one line, no value paths."""
         super().__init__(f"{source}: " + "; ".join(problems))
 
 
@@ -63,6 +71,20 @@ class DatabaseConfig(Strict):
     """Where the store lives; ``$MENTIONDESK_DATABASE_URL`` overrides it."""
 
     url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str | None) -> str | None:
+        """SQLite or PostgreSQL only; the message never repeats the URL (it may hold a password)."""
+        if value is None:
+            return value
+        try:
+            driver = make_url(value).drivername
+        except Exception:  # sqlalchemy's ArgumentError, or a ValueError from a bad port
+            raise ValueError("not a database URL: write sqlite:///PATH or postgresql://USER@HOST/DB") from None
+        if driver not in DATABASE_DRIVERS:
+            raise ValueError(f"unsupported database {driver!r}: use sqlite:///PATH or postgresql://USER@HOST/DB")
+        return value
 
 
 class BrandConfig(Strict):
@@ -102,12 +124,29 @@ class SourceConfig(Strict):
     enabled: bool = True
     options: dict[str, str | int | float | bool | list[str]] = Field(default_factory=dict)
 
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _number_in_bounds(cls, value: Any) -> Any:
+        """Bounds first: pydantic's own message for ``1e23`` or ``inf`` is about integer parsing."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            _check_interval(value)
+        return value
+
     @field_validator("interval")
     @classmethod
-    def _interval_floor(cls, value: int) -> int:
-        if value < MIN_INTERVAL_S:
-            raise ValueError(f"must be ≥ {MIN_INTERVAL_S} s (got {value})")
-        return value
+    def _interval_bounds(cls, value: int) -> int:
+        return _check_interval(value)
+
+
+def _check_interval(value: float) -> Any:
+    if not math.isfinite(value):
+        raise ValueError(f"must be a whole number of seconds (got {value})")
+    if value < MIN_INTERVAL_S:
+        raise ValueError(f"must be ≥ {MIN_INTERVAL_S} s (got {value})")
+    if value > MAX_INTERVAL_S:
+        shown = f"{value:.3g}" if value >= 10**9 else str(value)
+        raise ValueError(f"must be ≤ {MAX_INTERVAL_S} s, once a day (got {shown})")
+    return value
 
 
 class VoiceRules(Strict):
@@ -118,8 +157,8 @@ class VoiceRules(Strict):
     sign_off: str | None = None
     sign_off_example: str | None = None
     emoji: Literal["allow", "limit", "none"] = "limit"
-    max_emoji: int = Field(default=2, ge=0)
-    max_length: int | None = Field(default=None, gt=0)
+    max_emoji: int = Field(default=2, ge=0, le=280)
+    max_length: int | None = Field(default=None, gt=0, le=100_000)
     no_shouting: bool = True
     apology_on_negative: bool = True
     block_personal_data: bool = True
@@ -158,8 +197,8 @@ class TemplateConfig(Strict):
 class XBudgetConfig(Strict):
     """X bills per post read: a monthly cap and the price, for cost estimates."""
 
-    monthly_read_cap: int = Field(default=10_000, ge=0)
-    price_per_read: float = Field(default=0.005, ge=0)
+    monthly_read_cap: int = Field(default=10_000, ge=0, le=1_000_000_000)
+    price_per_read: float = Field(default=0.005, ge=0, le=100, allow_inf_nan=False)
 
 
 class KeywordRule(Strict):
@@ -187,6 +226,13 @@ class AlertsConfig(Strict):
     email_to: list[str] = Field(default_factory=list)
     console_url: str | None = None
     spikes: SpikeConfig = Field(default_factory=SpikeConfig)
+
+    @field_validator("check_every")
+    @classmethod
+    def _check_every_bounds(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= value <= timedelta(days=1):
+            raise ValueError("must be between 1 minute and 1 day, e.g. '5m'")
+        return value
 
 
 class EscalationQueue(Strict):
@@ -283,6 +329,8 @@ class SecurityConfig(Strict):
     session_idle_timeout: Duration = timedelta(hours=8)
     """A session unused for this long is signed out, however long its lifetime."""
     sign_in: SignInLimits = Field(default_factory=SignInLimits)
+    trusted_proxies: int = Field(default=0, ge=0, le=10)
+    """Reverse proxies in front of the console that append to X-Forwarded-For (0: the header is ignored)."""
 
 
 class AppConfig(Strict):
@@ -384,7 +432,15 @@ def load_config(path: str | Path | None = None) -> AppConfig:
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(str(file), ["file not found"]) from None
+        raise ConfigError(str(file), ["file not found"], whole_file=True) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        where = f"line {line}: byte 0x{exc.object[exc.start]:02x}"
+        raise ConfigError(str(file), [f"not UTF-8 text ({where}); save the file as UTF-8"], whole_file=True) from None
+    except OSError as exc:
+        raise ConfigError(
+            str(file), [f"cannot read the file: {exc.strerror or type(exc).__name__}"], whole_file=True
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(file), [f"not valid TOML: {exc}"]) from None
+        raise ConfigError(str(file), [f"not valid TOML: {exc}"], whole_file=True) from None
     return parse_config(data, str(file))

@@ -4,11 +4,14 @@ A source called ``x-mentions-skyline`` reads its ``bearer_token`` from
 ``MENTIONDESK_X_MENTIONS_SKYLINE_BEARER_TOKEN``, else from ``[sources.x-mentions-skyline]
 bearer_token`` in the secrets file.  A missing value is a plain-words
 :class:`~connectors.base.FatalError` that names the variable to set, so the source shows unhealthy
-with a reason a person can act on.  Values are never part of a message, a ``repr`` or a log line.
+with a reason a person can act on.  Values are never part of a message, a ``repr`` or a log line: each
+value handed out is given to :mod:`console.log_redaction`, and :func:`configured_secret_values` lists every
+value configured, for the redactor installed at start-up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tomllib
@@ -18,11 +21,33 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import FatalError
+from console.log_redaction import remember
 
 ENV_PREFIX = "MENTIONDESK_"
 SECRETS_ENV = "MENTIONDESK_SECRETS_FILE"
 DEFAULT_SECRETS_FILE = Path(".streamlit") / "secrets.toml"
 _NOT_WORD = re.compile(r"[^A-Za-z0-9]+")
+NOT_SECRET_ENV = frozenset(
+    ENV_PREFIX + name
+    for name in (
+        "CONFIG",
+        "SECRETS_FILE",
+        "DATA_DIR",
+        "CONSOLE_URL",
+        "MODEL",
+        "CHROMIUM",
+        "SMTP_HOST",
+        "SMTP_PORT",
+        "SMTP_USER",
+        "SMTP_STARTTLS",
+        "ALERT_EMAIL_TO",
+        "ALERT_EMAIL_FROM",
+        "DATABASE_URL",
+        "TEST_PG_URL",
+    )
+)
+"""``MENTIONDESK_*`` settings that are not credentials; every other ``MENTIONDESK_*`` value counts as one.
+Database URLs are settings, but their passwords are credentials (:func:`configured_secret_values`)."""
 
 
 class MissingSecretError(FatalError):
@@ -45,7 +70,7 @@ def _read_file(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         # The message names the file and the problem, never its content.
         raise FatalError(f"cannot read the secrets file {path}: {type(exc).__name__}") from None
 
@@ -67,11 +92,12 @@ class Secrets:
     def get(self, source: str, key: str) -> str | None:
         """The value of ``key`` for ``source``, or ``None``; empty strings count as missing."""
         value = self.env.get(env_name(source, key))
-        if value:
-            return value
-        section = (self.file.get("sources") or {}).get(source) or {}
-        stored = section.get(key) if isinstance(section, Mapping) else None
-        return str(stored) if stored not in (None, "") else None
+        if not value:
+            section = (self.file.get("sources") or {}).get(source) or {}
+            stored = section.get(key) if isinstance(section, Mapping) else None
+            value = str(stored) if stored not in (None, "") else None
+        remember(value)
+        return value
 
     def require(self, source: str, *keys: str) -> dict[str, str]:
         """Every one of ``keys`` for ``source``.
@@ -91,4 +117,40 @@ class Secrets:
         return {key: value for key, value in found.items() if value is not None}
 
 
-__all__ = ["MissingSecretError", "Secrets", "env_name", "secrets_file"]
+def configured_secret_values(env: Mapping[str, str] | None = None, path: Path | None = None) -> list[str]:
+    """Every credential configured, for the log redactor.
+
+    That is every ``MENTIONDESK_*`` value but :data:`NOT_SECRET_ENV`, database URL passwords, and every text in
+    the secrets file (an unreadable file gives none here; reading it for a source says why).
+    """
+    env = os.environ if env is None else env
+    values = [v for k, v in env.items() if k.startswith(ENV_PREFIX) and k not in NOT_SECRET_ENV and v]
+    values += [p for k in ("MENTIONDESK_DATABASE_URL", "MENTIONDESK_TEST_PG_URL") if (p := _url_password(env.get(k)))]
+    with contextlib.suppress(FatalError):
+        values += _texts(_read_file(path or secrets_file()))
+    return values
+
+
+def _url_password(url: str | None) -> str | None:
+    if not url:
+        return None
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password or None
+    except Exception:  # not a URL: nothing to redact from it
+        return None
+
+
+def _texts(value: Any) -> list[str]:
+    """Every string inside a TOML table, however deep."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [text for item in value.values() for text in _texts(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _texts(item)]
+    return []
+
+
+__all__ = ["MissingSecretError", "Secrets", "configured_secret_values", "env_name", "secrets_file"]

@@ -112,5 +112,6 @@ def test_a_bug_is_not_shown_as_a_refusal(world: tuple[str, World]) -> None:
     url, w = world
     at = _run(url, w.agent.id, "bug")
     assert not at.error
-    assert [e.value for e in at.exception] and "a bug, not a refusal" in at.exception[0].value
+    assert [e.value for e in at.exception] and not at.exception[0].stack_trace  # raised, shown without details
+    assert "a bug, not a refusal" not in at.exception[0].value  # client.showErrorDetails = "none"
     assert "after the action" not in [m.value for m in at.markdown]

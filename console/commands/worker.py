@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from console.commands.db import url_option
 from console.config import AppConfig, load_config
-from console.secrets import Secrets
+from console.log_redaction import install as install_log_redaction
+from console.secrets import Secrets, configured_secret_values
 from console.services.catalog import sync_config
 from console.services.dashboard.rollup import refresh_step
 from console.services.store import Store, open_store
@@ -76,6 +77,7 @@ def build_steps(store: Store, cfg: AppConfig, factory: ConnectorFactory, *, clas
 @click.option("--once", is_flag=True, help="Run one pass of every due source and step, then exit.")
 def worker(database_url: str | None, config_file: str | None, poll: float, no_classify: bool, once: bool) -> None:
     """Run the worker until interrupted (Ctrl-C or SIGTERM); several may run against PostgreSQL."""
+    install_log_redaction(configured_secret_values())  # also when started without the CLI group (CliRunner, soak)
     cfg = load_config(config_file)
     store = open_store(database_url or cfg.database.url, upgrade=True)
     sync_sources(store, cfg)

@@ -117,8 +117,11 @@ class MentionFilters:
 
 
 def escape_like(term: str) -> str:
-    """A user's search term as a literal LIKE pattern piece."""
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """A user's search term as a literal LIKE pattern piece.
+
+    NUL is dropped: PostgreSQL refuses it in any text (a query with one fails, and no stored mention holds one).
+    """
+    return term.replace("\x00", "").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def where(filters: MentionFilters) -> list[Any]:
