@@ -393,15 +393,38 @@ class AuditEntry(Base):
 
 
 class LoginAttempt(Base):
-    """Sign-in attempts, kept to slow down password guessing per username."""
+    """Sign-in attempts: the log the throttles count (per username and address, per address, overall).
+
+    A row is written *before* the password is checked, as a failure, and turned into a success
+    afterwards, so an attempt that is still being checked already counts against the limits.
+    """
 
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_user_at", "username", "at"),)
+    __table_args__ = (
+        Index("ix_login_attempts_user_address_at", "username", "client_address", "at"),
+        Index("ix_login_attempts_address_at", "client_address", "at"),
+        Index("ix_login_attempts_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     username: Mapped[str] = mapped_column(String(80))
+    client_address: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    """The normalised client address (an IPv6 client by its /64), or "" when unknown or local."""
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class SignInThrottle(Base):
+    """The row every sign-in reservation locks, so checking the limits and counting the attempt is atomic.
+
+    PostgreSQL holds its row lock until commit; on SQLite the upsert is the transaction's first
+    statement and takes the database's write lock.  Either way it works across console replicas.
+    """
+
+    __tablename__ = "sign_in_throttles"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuthSession(Base):
@@ -673,6 +696,7 @@ __all__ = [
     "RollupState",
     "SavedView",
     "Setting",
+    "SignInThrottle",
     "Source",
     "Template",
     "TopicRollupDaily",

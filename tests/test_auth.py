@@ -9,12 +9,13 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from console.config import load_config
+from console.config import SecurityConfig, SignInLimits, load_config
 from console.services import audit
 from console.services.auth import (
     SignInError,
     SignInThrottled,
     authenticate,
+    normalise_address,
     required_wait,
     resolve_session,
     sign_out,
@@ -23,11 +24,14 @@ from console.services.auth import (
 from console.services.permissions import Permission, PermissionDenied, require
 from console.services.settings import SettingsError, add_user, settings_overview, update_user
 from console.services.store import Store
+from console.services.users import create_user
+from console.ui.auth_gate import cookie_options, pick_client_address
 from storage.enums import Role
-from storage.models import AuditEntry, AuthSession, User
+from storage.models import AuditEntry, AuthSession, LoginAttempt, User
 from tests.triage_data import PASSWORD, build_world
 
 T = datetime(2026, 11, 20, 9, tzinfo=UTC)
+DEFAULTS = SecurityConfig()
 
 
 def test_sign_in_opens_a_session_stored_only_as_a_hash(store: Store) -> None:
@@ -95,6 +99,127 @@ def test_throttling_applies_to_unknown_usernames_too(store: Store) -> None:
             authenticate(store, "ghost", f"pw-{i}", now=T)
     with pytest.raises(SignInThrottled):
         authenticate(store, "ghost", "pw-x", now=T + timedelta(seconds=1))
+
+
+def test_the_wait_doubles_and_is_capped_however_many_failures() -> None:
+    limits = DEFAULTS.sign_in
+    waits = [required_wait(n, limits) for n in (2, 3, 4, 5)]
+    assert waits == [timedelta(0), timedelta(seconds=5), timedelta(seconds=10), timedelta(seconds=20)]
+    assert required_wait(10**6, limits) == limits.max_wait  # no overflow, never past the cap
+
+
+def test_a_streak_of_failures_is_forgotten_after_a_quiet_spell(store: Store) -> None:
+    limits = SignInLimits.model_validate({"free_failures": 1, "first_wait": "5s", "max_wait": "60s", "window": "60s"})
+    security = SecurityConfig(sign_in=limits)
+    for at in (T, T + timedelta(seconds=5), T + timedelta(seconds=15)):  # each as soon as allowed
+        with pytest.raises(SignInError) as failed:
+            authenticate(store, "ghost", "pw", security=security, now=at)
+        assert not isinstance(failed.value, SignInThrottled)
+    with pytest.raises(SignInThrottled) as third:
+        authenticate(store, "ghost", "pw", security=security, now=T + timedelta(seconds=16))
+    assert third.value.retry_in == timedelta(seconds=19)  # 20 s after the third failure
+    quiet = T + timedelta(seconds=15) + limits.max_wait + limits.window + timedelta(seconds=1)
+    with pytest.raises(SignInError):
+        authenticate(store, "ghost", "pw", security=security, now=quiet)
+    with pytest.raises(SignInThrottled) as fresh:  # counted as the first of a new streak: 5 s, not 40 s
+        authenticate(store, "ghost", "pw", security=security, now=quiet + timedelta(seconds=1))
+    assert fresh.value.retry_in == timedelta(seconds=4)
+
+
+def test_sign_in_limits_come_from_the_config_file(store: Store, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "mentiondesk.toml"
+    config.write_text('[security.sign_in]\nfree_failures = 1\nfirst_wait = "1m"\n', encoding="utf-8")
+    monkeypatch.setenv("MENTIONDESK_CONFIG", str(config))
+    with pytest.raises(SignInError):
+        authenticate(store, "ghost", "pw-1", now=T)
+    with pytest.raises(SignInThrottled) as throttled:
+        authenticate(store, "ghost", "pw-2", now=T + timedelta(seconds=1))
+    assert throttled.value.retry_in == timedelta(seconds=59)
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["x" * 81, "ja\x00mie", "ja\nmie", "\x1b[31madmin", "ad\ud800min", "   "],
+    ids=["81 chars", "NUL", "newline", "escape", "lone surrogate", "blank"],
+)
+def test_unusable_usernames_are_refused_in_words_before_the_database(store: Store, username: str) -> None:
+    with pytest.raises(SignInError, match="^wrong username or password$") as refused:
+        authenticate(store, username, "whatever", security=DEFAULTS, now=T)
+    assert not isinstance(refused.value, SignInThrottled)
+    with store.read() as s:
+        assert s.scalar(select(func.count()).select_from(LoginAttempt)) == 0
+
+
+def test_the_longest_username_and_an_unencodable_password_are_handled(store: Store) -> None:
+    with pytest.raises(SignInError):
+        authenticate(store, "y" * 80, "whatever", security=DEFAULTS, now=T)
+    with pytest.raises(SignInError):
+        authenticate(store, "jamie", "pass\udfffword", security=DEFAULTS, now=T)
+    with store.read() as s:
+        assert s.scalars(select(LoginAttempt.username)).all() == ["y" * 80]
+
+
+def test_an_idle_session_ends_and_each_use_keeps_it_alive(store: Store) -> None:
+    with store.transaction() as s:
+        create_user(s, "jamie", PASSWORD, Role.AGENT)
+    idle = timedelta(hours=8)
+    signed = authenticate(store, "jamie", PASSWORD, security=DEFAULTS, now=T)
+    unused = authenticate(store, "jamie", PASSWORD, security=DEFAULTS, now=T)
+
+    def use(token: str, at: datetime) -> bool:
+        with store.transaction() as s:
+            return resolve_session(s, token, now=at, idle_timeout=idle) is not None
+
+    def last_seen(token: str) -> datetime:
+        with store.read() as s:
+            return s.execute(
+                select(AuthSession.last_seen_at).where(AuthSession.token_hash == token_hash(token))
+            ).scalar_one()
+
+    assert use(signed.token, T + timedelta(hours=7)) and last_seen(signed.token) == T + timedelta(hours=7)
+    assert use(signed.token, T + timedelta(hours=7, seconds=30))
+    assert last_seen(signed.token) == T + timedelta(hours=7)  # written at most once a minute
+    assert use(signed.token, T + timedelta(hours=14))  # 7 h after it was last used: still alive
+    assert not use(unused.token, T + idle + timedelta(seconds=1))  # untouched since sign-in: over
+    for at, alive in ((T + timedelta(hours=21, minutes=59), True), (T + timedelta(hours=22, seconds=1), False)):
+        with store.read() as s:  # the default comes from the config (8 h); a read-only look does not touch
+            assert (resolve_session(s, signed.token, now=at) is not None) is alive
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        (None, ""),
+        ("  ", ""),
+        ("203.0.113.5", "203.0.113.5"),
+        ("203.0.113.5:4711", "203.0.113.5"),
+        ("::ffff:203.0.113.5", "203.0.113.5"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("[2001:db8:1:2::9]:443", "2001:db8:1:2::/64"),
+        ("<script>", "unparseable"),
+    ],
+)
+def test_client_addresses_are_counted_by_a_normalised_key(raw: str | None, key: str) -> None:
+    assert normalise_address(raw) == key
+
+
+def test_x_forwarded_for_is_trusted_only_as_far_as_the_configured_proxies() -> None:
+    forged_then_real = "6.6.6.6, 203.0.113.5"
+    assert pick_client_address("10.0.0.2", forged_then_real, 0) == "10.0.0.2"  # the default: never trusted
+    assert pick_client_address(None, forged_then_real, 1) == "203.0.113.5"  # what our one proxy saw
+    assert pick_client_address(None, f"{forged_then_real}, 10.0.0.3", 2) == "203.0.113.5"
+    assert pick_client_address("10.0.0.2", None, 1) == "10.0.0.2"
+
+
+def test_the_cookie_is_as_strict_as_a_script_may_set_it() -> None:
+    expires = (T + timedelta(days=7)).isoformat()
+    assert cookie_options(expires, secure=True) == {
+        "path": "/",
+        "expires": expires,
+        "sameSite": "strict",
+        "secure": True,
+    }
+    assert cookie_options(expires, secure=False) == {"path": "/", "expires": expires, "sameSite": "strict"}
 
 
 def test_deactivated_user_cannot_sign_in_and_loses_sessions(store: Store) -> None:
