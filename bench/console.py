@@ -35,6 +35,7 @@ from console.config import load_config  # noqa: E402
 from console.services.auth import authenticate  # noqa: E402
 from console.services.demo_seed import demo_password, seed_demo  # noqa: E402
 from console.services.inbox import InboxFilters, list_queue  # noqa: E402
+from console.services.permissions import Actor  # noqa: E402
 from console.services.store import open_store  # noqa: E402
 from storage.models import Mention  # noqa: E402
 
@@ -89,7 +90,7 @@ def bench_store(url: str, label: str, runs: int) -> None:
     agent = authenticate(store, "jamie", demo_password("jamie")).token
     manager = authenticate(store, "maya", demo_password("maya")).token
     with store.read() as session:
-        top = list_queue(session, InboxFilters(replyable=True, page_size=1))
+        top = list_queue(session, Actor.system("bench"), InboxFilters(replyable=True, page_size=1))
         newest = session.scalar(select(func.max(Mention.created_at)))
     store.dispose()
     last = (newest or datetime.now(UTC)).date()  # the dashboard's 30 days end at the store's last day

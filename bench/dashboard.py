@@ -29,10 +29,12 @@ from sqlalchemy import delete, func, select  # noqa: E402
 from bench._common import machine, result  # noqa: E402
 from console.services.dashboard.reads import DashboardFilters, dashboard_bundle  # noqa: E402
 from console.services.dashboard.rollup import plan  # noqa: E402
+from console.services.permissions import Actor  # noqa: E402
 from console.services.store import Store, open_store  # noqa: E402
 from storage.models import Author, Brand, Classification, Mention, RollupState, User  # noqa: E402
 
 DAYS = 90
+ACTOR = Actor.system("bench")
 
 
 def db_name(store: Store) -> str:
@@ -52,14 +54,14 @@ def filters_for(store: Store) -> DashboardFilters:
 
 def ours(store: Store, filters: DashboardFilters) -> None:
     with store.read() as session:
-        dashboard_bundle(session, filters)
+        dashboard_bundle(session, ACTOR, filters)
 
 
 def ours_without_rollups(store: Store, filters: DashboardFilters) -> None:
     """The same SQL aggregates over the mentions table alone (the rollups forgotten in this read only)."""
     with store.read() as session:
         session.execute(delete(RollupState))
-        dashboard_bundle(session, filters)
+        dashboard_bundle(session, ACTOR, filters)
 
 
 def naive(store: Store, filters: DashboardFilters) -> None:

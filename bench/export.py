@@ -44,6 +44,7 @@ def _filters(session, mentions: int):  # noqa: ANN001, ANN202 - runs in the chil
 def child(job: str, url: str, mentions: int, out: Path, compression: str) -> dict[str, float]:
     """One export in this process; returns seconds, rows and peak RSS in MB."""
     from console.services.export import export_mentions
+    from console.services.permissions import Actor
     from console.services.store import open_store
 
     store = open_store(url)
@@ -51,7 +52,8 @@ def child(job: str, url: str, mentions: int, out: Path, compression: str) -> dic
         filters = _filters(session, mentions)
         start = time.perf_counter()
         if job in ("csv", "parquet"):
-            rows = export_mentions(session, filters, job, out, parquet_compression=compression).rows  # type: ignore[arg-type]
+            actor = Actor.system("bench")
+            rows = export_mentions(session, actor, filters, job, out, parquet_compression=compression).rows  # type: ignore[arg-type]
         else:
             rows = _naive(session, filters, job.removeprefix("naive_"), out)
         seconds = time.perf_counter() - start

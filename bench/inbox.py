@@ -25,8 +25,12 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from bench._common import machine, result  # noqa: E402
 from console.services.inbox import InboxFilters, _queue_query, count_by_status, count_queue, list_queue  # noqa: E402
+from console.services.permissions import Actor  # noqa: E402
 from console.services.store import open_store  # noqa: E402
 from storage.models import Brand, Mention  # noqa: E402
+
+ACTOR = Actor.system("bench")
+"""The services check a role; the bench reads as the operator (an admin), as the command line does."""
 
 
 def scenarios(session: Session) -> dict[str, InboxFilters]:
@@ -94,14 +98,14 @@ def main() -> None:
         for name, filters in scenarios(session).items():
 
             def page(f: InboxFilters = filters) -> object:
-                return list_queue(session, f), count_queue(session, f)
+                return list_queue(session, ACTOR, f), count_queue(session, ACTOR, f)
 
             ours = measure(page, args.runs)
             base = measure(baseline(session, filters), args.baseline_runs)
             ours_all += ours
             result(f"inbox_p95_ms_{db}_{name}", p95(ours), "ms")
             result(f"inbox_baseline_p95_ms_{db}_{name}", p95(base), "ms")
-        counters = measure(lambda: count_by_status(session, InboxFilters()), args.runs)
+        counters = measure(lambda: count_by_status(session, ACTOR, InboxFilters()), args.runs)
         result(f"inbox_status_counters_p95_ms_{db}", p95(counters), "ms")
     result(f"inbox_p95_ms_{db}", p95(ours_all), "ms")
     store.dispose()

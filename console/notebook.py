@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from console.services.export import arrow_schema, mention_batches
 from console.services.mention_query import MentionFilters, columns_for
+from console.services.permissions import Actor
 from console.services.store import open_store
 from storage.models import Brand
 
@@ -109,7 +110,7 @@ def mentions_frame(
                 search=search,
                 include_brand_posts=include_brand_posts,
             )
-            batches = list(mention_batches(session, filters, columns, limit=limit))
+            batches = list(mention_batches(session, Actor.system("notebook"), filters, columns, limit=limit))
     finally:
         store.dispose()
     return pa.Table.from_batches(batches, schema=schema).to_pandas(types_mapper=_types)

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from console.services.inbox import InboxFilters, list_queue, next_in_view
+from console.services.permissions import Actor
 from console.services.store import Store, open_store
 from console.ui.query_state import parse_query, read_view
 from storage.enums import ReplyState
@@ -79,6 +80,11 @@ def _user_id(store: Store, username: str) -> int:
         return int(session.scalar(select(User.id).where(User.username == username)))
 
 
+def _actor(store: Store, username: str) -> Actor:
+    with store.read() as session:
+        return Actor.of(session.scalars(select(User).where(User.username == username)).one())
+
+
 def _view_filters(store: Store, username: str) -> InboxFilters:
     return parse_query(VIEW, _user_id(store, username)).filters
 
@@ -86,7 +92,7 @@ def _view_filters(store: Store, username: str) -> InboxFilters:
 def _free_mentions(store: Store, username: str, n: int) -> list[int]:
     """The first ``n`` mentions of the view that nobody has claimed."""
     with store.read() as session:
-        rows = list_queue(session, _view_filters(store, username))
+        rows = list_queue(session, _actor(store, username), _view_filters(store, username))
         ids = [r.id for r in rows]
         free = session.scalars(select(Mention.id).where(Mention.id.in_(ids), Mention.assignee_id.is_(None))).all()
     order = {mid: i for i, mid in enumerate(ids)}
@@ -138,15 +144,15 @@ def test_send_and_next_opens_the_next_mention_of_the_view_and_the_thread_shows_t
             expect(page.get_by_text("You are handling this mention")).to_be_visible(timeout=60_000)
             body = f"Sorry for the trouble here, we are checking your booking now and will DM you (case {first})."
             _write_signed(page, body)
-            jamie = _user_id(demo.store, "jamie")
+            jamie = _actor(demo.store, "jamie")
             with demo.store.read() as session:
-                before = next_in_view(session, _view_filters(demo.store, "jamie"), first, me_id=jamie)
+                before = next_in_view(session, jamie, _view_filters(demo.store, "jamie"), first)
             page.get_by_role("button", name="Send & next", disabled=False).click()
             page.wait_for_url(lambda url: "mention=" in url and _mention_of(url) != first, timeout=60_000)
             landed = _mention_of(page.url)
             expect(page.get_by_text("You are handling this mention")).to_be_visible(timeout=60_000)
             with demo.store.read() as session:
-                after = next_in_view(session, _view_filters(demo.store, "jamie"), first, me_id=jamie)
+                after = next_in_view(session, jamie, _view_filters(demo.store, "jamie"), first)
                 matches = session.scalar(
                     select(Mention.id).where(Mention.id == landed, Mention.replyable.is_(True), Mention.platform == "x")
                 )
@@ -154,7 +160,7 @@ def test_send_and_next_opens_the_next_mention_of_the_view_and_the_thread_shows_t
             assert matches == landed
             query = parse_qs(urlparse(page.url).query)
             assert query.get("reply") == ["yes"] and query.get("platform") == ["x"], page.url  # the view travels
-            assert read_view(query, jamie).filters.platforms == ("x",)
+            assert read_view(query, jamie.id).filters.platforms == ("x",)
 
             # the first mention's reply went out once, and its thread shows it as ours and sent
             deadline = time.monotonic() + 90

@@ -14,15 +14,19 @@ from streamlit.testing.v1 import AppTest
 
 from console.services.dashboard import reads as dashboard
 from console.services.dashboard.reads import DashboardFilters, dashboard_bundle, frames_of
+from console.services.permissions import Actor
+from storage.enums import Role
 from storage.models import Mention
 from tests import dashboard_data as D
+
+ANALYST = Actor(1, "alex", Role.ANALYST)
 
 
 @pytest.fixture
 def data(store):
     brands = D.build(store)
     with store.read() as session:
-        bundle = dashboard_bundle(session, DashboardFilters(D.START, D.END, timezone=D.ZONE, now=D.NOW))
+        bundle = dashboard_bundle(session, ANALYST, DashboardFilters(D.START, D.END, timezone=D.ZONE, now=D.NOW))
     return bundle, brands, store
 
 
@@ -79,7 +83,9 @@ def test_share_of_voice_includes_configured_competitors_of_the_chosen_brand(data
     assert _row(bundle.share_of_voice, brand="Skyline")["share"] == pytest.approx(66.7)
     with store.read() as session:
         chosen = dashboard_bundle(
-            session, DashboardFilters(D.START, D.END, brand_ids=[brands["Skyline"]], timezone=D.ZONE, now=D.NOW)
+            session,
+            ANALYST,
+            DashboardFilters(D.START, D.END, brand_ids=[brands["Skyline"]], timezone=D.ZONE, now=D.NOW),
         )
     sov = chosen.share_of_voice
     assert set(sov["brand"]) == {"Skyline", "Horizon"}
@@ -146,7 +152,7 @@ def test_empty_range_gives_empty_tables_not_errors(store):
     D.build(store)
     start = datetime(2030, 1, 1, tzinfo=UTC)
     with store.read() as session:
-        bundle = dashboard_bundle(session, DashboardFilters(start, start + timedelta(days=1), now=D.NOW))
+        bundle = dashboard_bundle(session, ANALYST, DashboardFilters(start, start + timedelta(days=1), now=D.NOW))
     assert bundle.headline["current_mentions"] == 0
     assert bundle.headline["current_net_sentiment"] is None
     assert bundle.volume.empty and bundle.share_of_voice.empty and bundle.top_topics.empty
@@ -173,7 +179,7 @@ def test_reads_beside_match_reads_in_order_and_on_postgres_see_the_bundles_snaps
     with monkeypatch.context() as m:
         m.setattr(dashboard, "_second_session", lambda session: contextlib.nullcontext(None))
         with store.read() as session:
-            in_order = dashboard_bundle(session, filters)
+            in_order = dashboard_bundle(session, ANALYST, filters)
     postgres = store.engine.dialect.name == "postgresql"
     threads: list[str] = []
     real = dashboard._beside_reads
@@ -197,14 +203,14 @@ def test_reads_beside_match_reads_in_order_and_on_postgres_see_the_bundles_snaps
 
     monkeypatch.setattr(dashboard, "_beside_reads", commit_first)
     with store.read() as session:
-        beside = dashboard_bundle(session, filters)
+        beside = dashboard_bundle(session, ANALYST, filters)
     assert threads == ["dashboard_0"]  # the reads ran on the second connection's thread
     for name in BESIDE:
         assert_equal = pd.testing.assert_frame_equal if name != "headline" else _dicts_equal
         assert_equal(getattr(beside, name), getattr(in_order, name))
     if postgres:
         with store.read() as session:  # the late mention is there for the next bundle
-            after = dashboard_bundle(session, filters)
+            after = dashboard_bundle(session, ANALYST, filters)
         assert after.headline["current_mentions"] == in_order.headline["current_mentions"] + 1
 
 
@@ -240,13 +246,25 @@ def seeded_url(tmp_path_factory):
 
 @pytest.fixture
 def app(seeded_url, monkeypatch):
+    from console.services.auth import authenticate
+    from console.services.demo_seed import demo_password
+    from console.services.store import open_store
     from console.ui.resources import get_config, get_store
 
     monkeypatch.setenv("MENTIONDESK_DATABASE_URL", seeded_url)
     monkeypatch.delenv("MENTIONDESK_CONFIG", raising=False)
     get_store.clear()  # another test's page may have cached a store for another URL
     get_config.clear()
-    yield lambda name: AppTest.from_file(str(PAGES / name), default_timeout=60)
+    store = open_store(seeded_url)
+    token = authenticate(store, "maya", demo_password("maya")).token  # a manager: dashboards and export
+    store.dispose()
+
+    def signed_in(name: str) -> AppTest:
+        at = AppTest.from_file(str(PAGES / name), default_timeout=60)
+        at.session_state["auth_token"] = token
+        return at
+
+    yield signed_in
     get_store.clear()
 
 

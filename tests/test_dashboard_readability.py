@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 from console.services.dashboard import rollup
 from console.services.dashboard.filters import AXIS_DAY, AXIS_HOUR
 from console.services.dashboard.reads import DashboardFilters, alert_words, dashboard_bundle, headline_metrics
+from console.services.permissions import Actor
 from console.services.sla_clocks import stop_clocks
 from console.ui.palette import (
     SENTIMENT_COLOURS,
@@ -31,9 +32,11 @@ from console.ui.palette import (
     URGENCY_SCALE,
     label,
 )
+from storage.enums import Role
 from storage.models import Alert, Brand, Mention
 from tests import dashboard_data as D
 
+ANALYST = Actor(1, "alex", Role.ANALYST)
 PAGE = Path(__file__).resolve().parents[1] / "console" / "app_pages" / "dashboard.py"
 
 # --- colours ------------------------------------------------------------------------------------------------
@@ -134,7 +137,7 @@ def test_a_week_half_done_is_compared_with_the_same_half_of_the_week_before(stor
     filters = DashboardFilters(WEEK_START, WEEK_START + timedelta(days=7), now=MIDWEEK)
     assert (filters.previous_start, filters.previous_end) == (WEEK_START - timedelta(days=7), MIDWEEK - timedelta(7))
     with store.read() as session:
-        bundle = dashboard_bundle(session, filters)
+        bundle = dashboard_bundle(session, ANALYST, filters)
     assert bundle.comparison.comparable
     h = bundle.headline
     assert (h["current_mentions"], h["previous_mentions"]) == (5, 3)  # not 7: the late four are the other half
@@ -153,7 +156,7 @@ def test_no_change_is_shown_against_a_period_the_store_only_partly_covers(store)
     _weeks(store)
     filters = DashboardFilters(WEEK_START - timedelta(days=7), WEEK_START + timedelta(days=7), now=MIDWEEK)
     with store.read() as session:
-        bundle = dashboard_bundle(session, filters)
+        bundle = dashboard_bundle(session, ANALYST, filters)
     assert not bundle.comparison.comparable  # the earlier fortnight starts 12 Oct, the store's data on 23 Oct
     figures = headline_metrics(bundle)
     assert [f.delta for f in figures] == [None] * len(figures)
@@ -164,7 +167,9 @@ def test_no_change_is_shown_against_a_period_the_store_only_partly_covers(store)
 def test_changes_are_coloured_by_what_they_mean(store):
     _weeks(store)
     with store.read() as session:
-        bundle = dashboard_bundle(session, DashboardFilters(WEEK_START, WEEK_START + timedelta(days=7), now=MIDWEEK))
+        bundle = dashboard_bundle(
+            session, ANALYST, DashboardFilters(WEEK_START, WEEK_START + timedelta(days=7), now=MIDWEEK)
+        )
     colours = {f.label: f.delta_color for f in headline_metrics(bundle)}
     assert colours == {
         "Mentions": "off",
@@ -209,7 +214,7 @@ def test_sla_counts_a_live_reply_on_a_day_the_rollups_already_hold(store):
         rollup.rebuild(session)
     filters = DashboardFilters(D.START, D.END, timezone=D.ZONE, now=D.NOW)
     with store.read() as session:
-        before = dashboard_bundle(session, filters).sla
+        before = dashboard_bundle(session, ANALYST, filters).sla
     created = datetime(2026, 11, 6, 15, tzinfo=UTC)
     with store.transaction() as session:  # a mention the live desk clocked, then a reply stopped its clock
         brand = session.scalar(select(Brand.id).where(Brand.name == "Skyline"))
@@ -229,7 +234,7 @@ def test_sla_counts_a_live_reply_on_a_day_the_rollups_already_hold(store):
         live = session.scalar(select(Mention.id).where(Mention.external_id == "live"))
         assert stop_clocks(session, live, created + timedelta(minutes=20)) == 1
     with store.read() as session:
-        after = dashboard_bundle(session, filters)
+        after = dashboard_bundle(session, ANALYST, filters)
     old, new = (frame[frame["dimension"] == "all"].iloc[0] for frame in (before, after.sla))
     assert (new["answered"], new["judged"]) == (old["answered"] + 1, old["judged"] + 1)
     assert new["within_sla_pct"] == pytest.approx(100 * 4 / 6, abs=0.1)  # 3 of 5 before, the live one on time
@@ -337,13 +342,21 @@ def seeded_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 def page(seeded_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
+    from console.services.auth import authenticate
+    from console.services.demo_seed import demo_password
+    from console.services.store import open_store
     from console.ui.resources import get_config, get_store
 
     monkeypatch.setenv("MENTIONDESK_DATABASE_URL", seeded_url)
     monkeypatch.delenv("MENTIONDESK_CONFIG", raising=False)
     get_store.clear()
     get_config.clear()
-    yield AppTest.from_file(str(PAGE), default_timeout=60)
+    store = open_store(seeded_url)
+    token = authenticate(store, "alex", demo_password("alex")).token  # an analyst: the dashboard is theirs too
+    store.dispose()
+    at = AppTest.from_file(str(PAGE), default_timeout=60)
+    at.session_state["auth_token"] = token
+    yield at
     get_store.clear()
 
 

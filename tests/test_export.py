@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -18,12 +19,16 @@ from sqlalchemy import func, select
 from console.cli import main
 from console.notebook import mentions_frame
 from console.services.export import ExportUnavailable, arrow_schema, export_mentions, neutralise, read, writers
+from console.services.export.cells import neutralised
 from console.services.mention_query import COLUMNS, MentionFilters, base_query, columns_for, where
+from console.services.permissions import Actor
 from console.services.store import open_store
+from storage.enums import Role
 from storage.models import Classification, Mention
 from tests import dashboard_data as D
 
 ALL = MentionFilters()
+ANALYST = Actor(1, "alex", Role.ANALYST)
 ODD_TEXTS = ['say "hi", then\nleave', "=cmd", "", "naïve ☕ 日本", "  spaced", "a\rb", "-1", "@here", "\ttab", "x,y"]
 ODD_TOPICS = [["-a", 'b "c"'], [], ["naïve, café", "日本"], ["back\\slash"], ["=SUM(A1)", "plain"]]
 TIE = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)  # m3's time, shared by the odd rows
@@ -31,7 +36,7 @@ TIE = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)  # m3's time, shared by the odd ro
 
 def _export(store, fmt, path, filters=ALL, **kw):
     with store.read() as session:
-        return export_mentions(session, filters, fmt, path, **kw)
+        return export_mentions(session, ANALYST, filters, fmt, path, **kw)
 
 
 def _fill_odd(store):
@@ -155,10 +160,90 @@ def test_file_equals_a_row_by_row_python_rendering(store, tmp_path, monkeypatch,
         ("\rcmd", "'\rcmd"),
         ("plain text = fine", "plain text = fine"),
         ("", ""),
+        ("  =cmd", "'  =cmd"),  # spreadsheets trim what comes before the sign
+        ("\u00a0=cmd", "'\u00a0=cmd"),  # NBSP
+        ("\n+1", "'\n+1"),
+        ("\r\n-1", "'\r\n-1"),
+        ("\ufeff=cmd", "'\ufeff=cmd"),  # BOM
+        ("\u200b\u2003\u3000@x", "'\u200b\u2003\u3000@x"),  # zero-width, em and ideographic spaces
+        ("\x07\x0b=1", "'\x07\x0b=1"),  # controls the xlsx writer drops, leaving the sign first
+        ("\u202e=1", "'\u202e=1"),  # a bidi override
+        (" \t \u00a0\n", " \t \u00a0\n"),  # whitespace alone runs nothing
+        ("  spaced", "  spaced"),
+        ("ü=1", "ü=1"),
+        ("x-1", "x-1"),
     ],
 )
 def test_neutralise(text, expected):
     assert neutralise(text) == expected
+
+
+HIDDEN_FORMULAS = {
+    "sp": ' =HYPERLINK("http://evil.example","x")',
+    "nbsp": "\u00a0=1+1",
+    "lf": "\n+1",
+    "crlf": "\r\n-1",
+    "bom": "\ufeff@SUM(A1)",
+    "zw": "\u200b=cmd",
+    "bell": "\x07=cmd",
+}
+
+
+def _add_hidden_formulas(store):
+    D.build(store)
+    with store.transaction() as s:
+        for key, body in HIDDEN_FORMULAS.items():
+            s.add(Mention(platform="x", external_id=f"hid-{key}", text=body, created_at=D.NOW, fetched_at=D.NOW))
+
+
+def test_csv_neutralises_formulas_behind_leading_whitespace(store, tmp_path):
+    _add_hidden_formulas(store)
+    _export(store, "csv", tmp_path / "m.csv")
+    with (tmp_path / "m.csv").open(encoding="utf-8", newline="") as f:
+        rows = {r["external_id"]: r["text"] for r in csv.DictReader(f)}
+    for key, body in HIDDEN_FORMULAS.items():
+        assert rows[f"hid-{key}"] == "'" + body, key
+
+
+def test_xlsx_cells_with_formulas_behind_whitespace_are_text(store, tmp_path):
+    _add_hidden_formulas(store)
+    _export(store, "xlsx", tmp_path / "m.xlsx")
+    sheet = load_workbook(tmp_path / "m.xlsx").active
+    rows = list(sheet.iter_rows())
+    header = [c.value for c in rows[0]]
+    text_at, id_at = header.index("text"), header.index("external_id")
+    cells = {r[id_at].value: r[text_at] for r in rows[1:]}
+    for key, body in HIDDEN_FORMULAS.items():
+        cell = cells[f"hid-{key}"]
+        assert cell.data_type == "s" and cell.value == _read_back(("'" + body).replace("\r\n", "\n")), key
+    assert all(c.data_type != "f" for row in rows for c in row)  # not one formula in the sheet
+
+
+def test_data_formats_keep_hidden_formulas_verbatim(store, tmp_path):
+    _add_hidden_formulas(store)
+    _export(store, "parquet", tmp_path / "m.parquet")
+    _export(store, "jsonl", tmp_path / "m.jsonl")
+    parquet = {r["external_id"]: r["text"] for r in pq.read_table(tmp_path / "m.parquet").to_pylist()}
+    lines = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text(encoding="utf-8").splitlines()]
+    jsonl = {r["external_id"]: r["text"] for r in lines}
+    for key, body in HIDDEN_FORMULAS.items():
+        assert parquet[f"hid-{key}"] == jsonl[f"hid-{key}"] == body, key
+
+
+def test_one_cell_and_a_column_follow_the_same_rule():
+    texts = [*HIDDEN_FORMULAS.values(), "plain", "", None, "a=b", "\t", "日本", " "]
+    column = neutralised(pa.array(texts, pa.string())).to_pylist()
+    assert column == [None if t is None else neutralise(t) for t in texts]
+
+
+def test_every_leading_character_is_judged_alike_by_the_cell_and_the_column_rule():
+    """Python's Unicode tables against RE2's, for each assigned character of planes 0, 1 and 14 before a sign."""
+    planes = [*range(0x20000), *range(0xE0000, 0xE1000)]
+    known = [chr(c) for c in planes if not 0xD800 <= c < 0xE000 and unicodedata.category(chr(c)) != "Cn"]
+    texts = [f"{c}=1" for c in known] + [f"{c}x" for c in known]
+    column = neutralised(pa.array(texts, pa.string())).to_pylist()
+    assert [t for t, cell in zip(texts, column, strict=True) if cell != neutralise(t)] == []
+    assert sum(cell != t for t, cell in zip(texts, column, strict=True)) > 250  # the spaces, controls, BOM…
 
 
 def test_csv_neutralises_formula_and_names_utc(store, tmp_path):
@@ -315,7 +400,7 @@ def test_sqlite_parts_read_one_state_while_a_writer_commits(sqlite_store, monkey
     columns = columns_for()
     before = [r[0] for r in _python_rows(sqlite_store, columns)]
     with sqlite_store.read() as session:
-        batches = read.mention_batches(session, ALL, columns)
+        batches = read.mention_batches(session, ANALYST, ALL, columns)
         first = next(batches)  # the first parts are read; the rest will be after this commit
         with sqlite_store.transaction() as s:
             s.add(Mention(platform="x", external_id="later", text="t", created_at=D.NOW, fetched_at=D.NOW))
@@ -382,7 +467,7 @@ def test_failed_export_leaves_no_file(store, tmp_path, monkeypatch, fmt, where_)
 def test_an_in_memory_sqlite_store_is_refused_clearly(tmp_path):
     store = open_store("sqlite://")
     with store.read() as session, pytest.raises(ExportUnavailable, match="in memory"):
-        export_mentions(session, ALL, "csv", tmp_path / "m.csv")
+        export_mentions(session, ANALYST, ALL, "csv", tmp_path / "m.csv")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -8,11 +8,14 @@ import pytest
 from sqlalchemy import text
 
 from console.services.inbox import COUNT_CAP, InboxFilters, _queue_query, count_by_status, count_queue, format_count
+from console.services.permissions import Actor
 from console.services.store import Store
+from storage.enums import Role
 from storage.ingest import ingest_batch
 from storage.queue_index import NAME
 from tests.factories import make_batch
 
+AGENT = Actor(1, "jamie", Role.AGENT)
 FILTERS = {
     "default": InboxFilters(),
     "brand": InboxFilters(brand_ids=[1]),
@@ -47,8 +50,8 @@ def test_counts_stop_at_the_cap(sqlite_store: Store) -> None:
     with sqlite_store.transaction() as s:
         ingest_batch(s, make_batch(25))
     with sqlite_store.read() as s:
-        assert count_queue(s, InboxFilters()) == 25
-        assert count_queue(s, InboxFilters(), cap=10) == 11
-        assert count_by_status(s, InboxFilters(), cap=10)["new"] == 11
+        assert count_queue(s, AGENT, InboxFilters()) == 25
+        assert count_queue(s, AGENT, InboxFilters(), cap=10) == 11
+        assert count_by_status(s, AGENT, InboxFilters(), cap=10)["new"] == 11
     assert format_count(11, cap=10) == "10+"
     assert format_count(COUNT_CAP) == f"{COUNT_CAP:,}"

@@ -24,6 +24,7 @@ from console.services.inbox import (
     list_queue,
     next_in_view,
 )
+from console.services.permissions import Actor
 from console.services.saved_views import (
     ALL_OPEN,
     BREACHING,
@@ -201,15 +202,15 @@ def test_next_in_view_follows_the_order_skips_others_claims_and_wraps(store: Sto
         triage.open_for_reply(s, w.other_agent, ids[2])  # sam has it: skipped
         triage.open_for_reply(s, w.agent, ids[3])  # mine: not skipped
     with store.read() as s:
-        assert [r.id for r in list_queue(s, view)] == ids
-        assert next_in_view(s, view, ids[0], me_id=me) == ids[1]
-        assert next_in_view(s, view, ids[1], me_id=me) == ids[3]
-        assert next_in_view(s, view, ids[5], me_id=me) == ids[0]  # wraps to the top
-        assert next_in_view(s, InboxFilters(sentiments=["negative"]), ids[4], me_id=me) == ids[0]
-        assert next_in_view(s, view, 999_999, me_id=me) == ids[0]  # unknown anchor: the top
-        assert next_in_view(s, InboxFilters(topics=["nothing-like-this"]), ids[0], me_id=me) is None
+        assert [r.id for r in list_queue(s, w.agent, view)] == ids
+        assert next_in_view(s, w.agent, view, ids[0]) == ids[1]
+        assert next_in_view(s, w.agent, view, ids[1]) == ids[3]
+        assert next_in_view(s, w.agent, view, ids[5]) == ids[0]  # wraps to the top
+        assert next_in_view(s, w.agent, InboxFilters(sentiments=["negative"]), ids[4]) == ids[0]
+        assert next_in_view(s, w.agent, view, 999_999) == ids[0]  # unknown anchor: the top
+        assert next_in_view(s, w.agent, InboxFilters(topics=["nothing-like-this"]), ids[0]) is None
         only = InboxFilters(search="flight 1 ")
-        assert next_in_view(s, only, ids[1], me_id=me) is None  # never the current one
+        assert next_in_view(s, w.agent, only, ids[1]) is None  # never the current one
 
 
 def test_next_in_view_after_resolving_and_with_ties_nulls_and_other_sorts(store: Store) -> None:
@@ -222,17 +223,17 @@ def test_next_in_view_after_resolving_and_with_ties_nulls_and_other_sorts(store:
         triage.set_status(s, w.agent, ids[1], MentionStatus.RESOLVED)  # "Resolve & next": it left the view
     view = InboxFilters(me_id=me)
     with store.read() as s:
-        assert [r.id for r in list_queue(s, view)] == [ids[0], ids[2], ids[3], ids[5], ids[4]]
-        assert next_in_view(s, view, ids[1], me_id=me) == ids[0]  # placed by its own keys: before ids[0]
-        assert next_in_view(s, view, ids[5], me_id=me) == ids[4]
-        assert next_in_view(s, view, ids[4], me_id=me) == ids[0]
+        assert [r.id for r in list_queue(s, w.agent, view)] == [ids[0], ids[2], ids[3], ids[5], ids[4]]
+        assert next_in_view(s, w.agent, view, ids[1]) == ids[0]  # placed by its own keys: before ids[0]
+        assert next_in_view(s, w.agent, view, ids[5]) == ids[4]
+        assert next_in_view(s, w.agent, view, ids[4]) == ids[0]
         newest = InboxFilters(sort=SORT_NEWEST)  # created one minute apart in id order
-        assert [r.id for r in list_queue(s, newest)] == [ids[5], ids[4], ids[3], ids[2], ids[0]]
-        assert next_in_view(s, newest, ids[3], me_id=me) == ids[2]
-        assert next_in_view(s, InboxFilters(sort=SORT_OLDEST), ids[3], me_id=me) == ids[4]
+        assert [r.id for r in list_queue(s, w.agent, newest)] == [ids[5], ids[4], ids[3], ids[2], ids[0]]
+        assert next_in_view(s, w.agent, newest, ids[3]) == ids[2]
+        assert next_in_view(s, w.agent, InboxFilters(sort=SORT_OLDEST), ids[3]) == ids[4]
         due = InboxFilters(sort=SORT_DUE)  # due soonest first, no due time last (then by priority)
-        assert [r.id for r in list_queue(s, due)][:2] == [ids[0], ids[2]]
-        assert next_in_view(s, due, ids[0], me_id=me) == ids[2]
+        assert [r.id for r in list_queue(s, w.agent, due)][:2] == [ids[0], ids[2]]
+        assert next_in_view(s, w.agent, due, ids[0]) == ids[2]
 
 
 # --- the new filters ----------------------------------------------------------------------------------------------
@@ -249,10 +250,13 @@ def test_breaching_within_keeps_open_unanswered_clocks_due_before_the_horizon(st
     _set(store, ids[4], **clock, sla_at_risk_at=T, sla_due_at=T + timedelta(minutes=10), status=MentionStatus.RESOLVED)
     within = InboxFilters(breaching_within=timedelta(minutes=30), as_of=T)
     with store.read() as s:
-        assert [r.id for r in list_queue(s, within)] == [ids[0], ids[1]]
-        assert count_queue(s, within) == 2
-        assert count_queue(s, InboxFilters(breaching_within=timedelta(hours=1), as_of=T, statuses=())) == 3
-        assert count_queue(s, InboxFilters(breaching_within=timedelta(hours=1), as_of=T, statuses=["resolved"])) == 0
+        assert [r.id for r in list_queue(s, w.agent, within)] == [ids[0], ids[1]]
+        assert count_queue(s, w.agent, within) == 2
+        assert count_queue(s, w.agent, InboxFilters(breaching_within=timedelta(hours=1), as_of=T, statuses=())) == 3
+        assert (
+            count_queue(s, w.agent, InboxFilters(breaching_within=timedelta(hours=1), as_of=T, statuses=["resolved"]))
+            == 0
+        )
 
 
 def test_escalation_queue_filter(store: Store) -> None:
@@ -262,10 +266,10 @@ def test_escalation_queue_filter(store: Store) -> None:
         escalate(s, w.manager, ids[1], "supervisor", "angry VIP", config=cfg)
         escalate(s, w.manager, ids[3], "legal", "threatens to sue", config=cfg)
     with store.read() as s:
-        assert [r.id for r in list_queue(s, InboxFilters(escalation_queues=["supervisor"]))] == [ids[1]]
-        both = list_queue(s, InboxFilters(escalation_queues=["legal", "supervisor"]))
+        assert [r.id for r in list_queue(s, w.agent, InboxFilters(escalation_queues=["supervisor"]))] == [ids[1]]
+        both = list_queue(s, w.agent, InboxFilters(escalation_queues=["legal", "supervisor"]))
         assert [(r.id, r.escalation_queue) for r in both] == [(ids[1], "supervisor"), (ids[3], "legal")]
-        assert count_queue(s, InboxFilters(escalation_queues=["security"])) == 0
+        assert count_queue(s, w.agent, InboxFilters(escalation_queues=["security"])) == 0
 
 
 # --- saved views --------------------------------------------------------------------------------------------------
@@ -293,10 +297,10 @@ def _world_with_work(store: Store) -> World:
     return w
 
 
-def _counts(store: Store, w: World, actor: object) -> dict[str, int]:
+def _counts(store: Store, w: World, actor: Actor) -> dict[str, int]:
     with store.read() as s:
-        views = list_views(s, actor, EscalationConfig())  # type: ignore[arg-type]
-        return view_counts(s, {v.name: parse_query(v.query, actor.id).filters for v in views})  # type: ignore[attr-defined]
+        views = list_views(s, actor, EscalationConfig())
+        return view_counts(s, actor, {v.name: parse_query(v.query, actor.id).filters for v in views})
 
 
 def test_builtin_views_with_counts(store: Store) -> None:
@@ -307,7 +311,7 @@ def test_builtin_views_with_counts(store: Store) -> None:
     names = [v.name for v in builtin_views(w.agent, EscalationConfig())]
     assert ESCALATED_TO_ME not in names  # jamie works no queue
     with store.read() as s:
-        capped = view_counts(s, {"all": InboxFilters()}, cap=3)
+        capped = view_counts(s, w.agent, {"all": InboxFilters()}, cap=3)
     assert capped == {"all": 4}  # cap + 1: shown as "3+"
 
 

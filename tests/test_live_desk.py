@@ -24,7 +24,9 @@ from console.config import load_config
 from console.domain.business_hours import ALWAYS_OPEN
 from console.domain.sla import RoundKind
 from console.services.dashboard.reads import DashboardFilters, dashboard_bundle
+from console.services.permissions import Actor
 from console.services.store import Store, open_store
+from storage.enums import Role
 from storage.models import Brand, Escalation, Mention, Reply
 from tests.test_browser import ARGS, CHROMIUM, _free_port, _sign_in, _wait_for, _wait_for_cookie
 
@@ -181,7 +183,7 @@ def test_a_reply_from_the_browser_stops_the_clock_and_the_dashboard_counts_it(li
     now = datetime.now(UTC)  # the dashboard reads days changed since the worker's last rollup pass raw
     with live.store.read() as session:
         day = DashboardFilters(now - timedelta(hours=2), now + timedelta(minutes=1), [target.brand_id], [])
-        sla = dashboard_bundle(session, day).sla
+        sla = dashboard_bundle(session, Actor(1, "maya", Role.MANAGER), day).sla
     overall = sla[sla["dimension"] == "all"].iloc[0]
     assert overall["answered"] >= 1 and overall["judged"] >= 1
 

@@ -11,10 +11,13 @@ from sqlalchemy import delete, func, select, update
 
 from console.services.dashboard import rollup
 from console.services.dashboard.reads import DashboardFilters, dashboard_bundle, frames_of
+from console.services.permissions import Actor
 from console.services.store import Store
+from storage.enums import Role
 from storage.models import Mention, MentionRollupDaily, MentionRollupHourly, RollupState, TopicRollupDaily
 from tests import dashboard_data as D
 
+ANALYST = Actor(1, "alex", Role.ANALYST)
 FILTERS = DashboardFilters(D.START, D.END, timezone=D.ZONE, now=D.NOW)
 
 
@@ -34,7 +37,7 @@ def _frames(store: Store, filters: DashboardFilters = FILTERS, *, raw: bool = Fa
     with store.read() as session:
         if raw:  # forget the rollups for this read only: the read session never commits
             session.execute(delete(RollupState))
-        bundle = dashboard_bundle(session, filters)
+        bundle = dashboard_bundle(session, ANALYST, filters)
     return {"headline": bundle.headline, **frames_of(bundle)}
 
 

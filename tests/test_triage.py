@@ -182,7 +182,7 @@ def test_bulk_actions_respect_roles_and_claims(store: Store) -> None:
         again = triage.bulk_tag(s, w.agent, ids[:1], "refund request")
     assert len(spam.changed) == 2 and len(tagged.changed) == 3 and again.skipped == {ids[0]: "already tagged"}
     with store.read() as s:
-        assert triage.mention_tags(s, ids[0]) == ["refund request"]
+        assert triage.mention_tags(s, w.agent, ids[0]) == ["refund request"]
         statuses = set(s.scalars(select(Mention.status).where(Mention.id.in_(ids[:2]))))
     assert statuses == {MentionStatus.SPAM}
 
@@ -214,7 +214,7 @@ def test_notes_and_the_mention_timeline(store: Store) -> None:
         with pytest.raises(triage.TriageError):
             triage.add_note(s, w.agent, m, "   ")
     with store.read() as s:
-        timeline = [e.action for e in audit.mention_timeline(s, m)]
+        timeline = [e.action for e in audit.mention_timeline(s, w.agent, m)]
     assert timeline == ["mention.claim", "mention.note", "reply.queued"]
 
 
@@ -227,15 +227,15 @@ def test_inbox_filters_for_assignee_topic_replyable_and_search(store: Store) -> 
     with store.transaction() as s:
         triage.open_for_reply(s, w.agent, w.mention_ids[0])
     with store.read() as s:
-        assert [r.id for r in list_queue(s, _filters(w, assignee=ASSIGNEE_ME))] == [w.mention_ids[0]]
-        assert count_queue(s, _filters(w, assignee=ASSIGNEE_UNASSIGNED)) == len(w.mention_ids) - 1
-        praise = list_queue(s, _filters(w, topics=["praise"]))
+        assert [r.id for r in list_queue(s, w.agent, _filters(w, assignee=ASSIGNEE_ME))] == [w.mention_ids[0]]
+        assert count_queue(s, w.agent, _filters(w, assignee=ASSIGNEE_UNASSIGNED)) == len(w.mention_ids) - 1
+        praise = list_queue(s, w.agent, _filters(w, topics=["praise"]))
         assert {r.id for r in praise} == set(w.mention_ids[1::2])
-        assert count_queue(s, _filters(w, replyable=False)) == 0
-        assert [r.text for r in list_queue(s, _filters(w, search="flight 3 "))] == [
+        assert count_queue(s, w.agent, _filters(w, replyable=False)) == 0
+        assert [r.text for r in list_queue(s, w.agent, _filters(w, search="flight 3 "))] == [
             "@skyline my flight 3 was delayed 😡"
         ]
-        first = list_queue(s, _filters(w))[0]
+        first = list_queue(s, w.agent, _filters(w))[0]
     assert first.reason == "mentions a delay" and first.assignee == "jamie" and first.topics == ("complaint",)
 
 
@@ -261,8 +261,8 @@ def test_suggested_replies_rank_past_replies_by_similarity(store: Store) -> None
     with store.read() as s:
         target = s.get(Mention, w.mention_ids[0])
         assert target is not None
-        tfidf = suggest_replies(s, target, k=2)
-        embedded = suggest_replies(s, target, encoder=EmbeddingEncoder(_CountingEncoder()), k=2)  # type: ignore[arg-type]
+        tfidf = suggest_replies(s, w.agent, target, k=2)
+        embedded = suggest_replies(s, w.agent, target, encoder=EmbeddingEncoder(_CountingEncoder()), k=2)  # type: ignore[arg-type]
     assert tfidf[0].reply_text == answers[w.mention_ids[1]] and tfidf[0].score > tfidf[-1].score
     assert embedded[0].reply_text == answers[w.mention_ids[1]]
 
@@ -294,7 +294,7 @@ def test_suggestions_with_the_real_sentence_encoder_and_its_memo(sqlite_store: S
     with sqlite_store.read() as s:
         target = s.get(Mention, w.mention_ids[0])
         assert target is not None
-        first = suggest_replies(s, target, encoder=encoder, k=2)  # type: ignore[arg-type]
-        again = suggest_replies(s, target, encoder=encoder, k=2)  # type: ignore[arg-type]
+        first = suggest_replies(s, w.agent, target, encoder=encoder, k=2)  # type: ignore[arg-type]
+        again = suggest_replies(s, w.agent, target, encoder=encoder, k=2)  # type: ignore[arg-type]
     assert first[0].reply_text == answers[w.mention_ids[1]]
     assert first == again and calls == [3]  # the second look embeds nothing new

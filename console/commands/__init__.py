@@ -4,14 +4,25 @@ Commands that only read (``sources``, ``export``, ``outbox``, ``db check``…) m
 behind the user's back, and a query on a missing table fails with a bare ``no such table``.  So they
 open the store through :func:`open_existing_store`, which compares the store's Alembic revision with
 this code's head and turns a mismatch into one line that names the store and the command that fixes it.
+
+Commands call the same permission-checked services as the pages, as :func:`cli_actor`: whoever runs
+``mentiondesk`` holds the store's URL and credentials, so no role could keep them out, and the audit log
+names them ``system:cli``.  Work done as a person (settling a parked reply) takes ``--as USERNAME`` instead
+and is checked against that user's role.
 """
 
 from __future__ import annotations
 
 from console.cli import UserFacingError
+from console.services.permissions import Actor
 from console.services.store import Store, open_store
 
 UPGRADE_COMMAND = "mentiondesk db upgrade"
+
+
+def cli_actor() -> Actor:
+    """The operator at the shell: :meth:`Actor.system` (an admin), audit-labelled ``system:cli``."""
+    return Actor.system("cli")
 
 
 class StoreNotReadyError(UserFacingError):

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from console.commands import open_existing_store
+from console.commands import cli_actor, open_existing_store
 from console.commands.db import url_option
 from console.notebook import brand_ids, parse_when
 from console.services.export import (
@@ -73,6 +73,7 @@ def export_command(
     Times are ISO 8601 UTC in columns named *_utc.  CSV and Excel cells that would run as
     formulas are prefixed with a single quote.
     """
+    actor = cli_actor()  # the same EXPORT-checked service as the Explore page (see console.commands)
     try:
         chosen = fmt or format_from_path(out)
     except ValueError as exc:
@@ -95,7 +96,7 @@ def export_command(
                 )
             except ValueError as exc:
                 raise click.UsageError(str(exc)) from None
-            total = matching_rows(session, filters)
+            total = matching_rows(session, actor, filters)
             with Progress(
                 TextColumn(f"exporting {chosen}"),
                 BarColumn(),
@@ -108,6 +109,7 @@ def export_command(
                 try:
                     result = export_mentions(
                         session,
+                        actor,
                         filters,
                         chosen,
                         out,

@@ -13,7 +13,7 @@ import click
 from sqlalchemy import select
 
 from console.cli import UserFacingError
-from console.commands import open_existing_store
+from console.commands import cli_actor, open_existing_store
 from console.commands.db import url_option
 from console.config import load_config
 from console.services.errors import ServiceError
@@ -60,7 +60,7 @@ def list_command(database_url: str | None, config_file: str | None, state: str, 
     store = _store(database_url, config_file)
     try:
         with store.read() as session:
-            rows = outbox_replies(session, None if state == "all" else ReplyState(state), limit=limit)
+            rows = outbox_replies(session, cli_actor(), None if state == "all" else ReplyState(state), limit=limit)
     finally:
         store.dispose()
     if not rows:

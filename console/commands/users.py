@@ -7,6 +7,7 @@ import sys
 import click
 
 from console.cli import UserFacingError
+from console.commands import cli_actor
 from console.commands.db import url_option
 from console.services import audit
 from console.services.store import open_store
@@ -40,12 +41,11 @@ def add(database_url: str | None, name: str, role: str, display_name: str, passw
             created = create_user(session, name.strip(), password, Role(role), display_name.strip())
             audit.record(
                 session,
-                None,
+                cli_actor(),
                 "user.create",
                 "user",
                 created.id,
                 after={"username": created.username, "role": role},
-                actor_label="cli",
             )
     except UserExistsError as exc:
         raise UserFacingError(str(exc)) from None

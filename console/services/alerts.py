@@ -37,6 +37,7 @@ from console.domain.spikes import (
     scan,
     top_terms,
 )
+from console.services.permissions import Actor, Permission, require
 from console.services.sql_time import parse_hour, utc_hour
 from console.services.store import Store
 from storage.models import Alert, Brand, Mention
@@ -346,8 +347,9 @@ def email_message(alert: Alert, channels: AlertChannels) -> EmailMessage:
     return message
 
 
-def recent_alerts(session: Session, since: datetime, brand_ids: Sequence[int] = ()) -> list[Alert]:
+def recent_alerts(session: Session, actor: Actor, since: datetime, brand_ids: Sequence[int] = ()) -> list[Alert]:
     """Spike alerts that started after ``since`` or are still open, newest first, for the dashboard."""
+    require(actor, Permission.DASHBOARDS)
     query = select(Alert).where(or_(Alert.started_at >= since, Alert.ended_at.is_(None)), Alert.metric != "escalation")
     if brand_ids:
         query = query.where(and_(Alert.brand_id.in_(list(brand_ids))))

@@ -33,7 +33,7 @@ def record(
 ) -> AuditEntry:
     """Append one entry; ``actor_label`` names a non-user actor (``system``, a failed sign-in)."""
     entry = AuditEntry(
-        user_id=actor.id if actor else None,
+        user_id=actor.id if actor and not actor.is_system else None,
         actor=actor_label or (actor.label if actor else "system"),
         action=action,
         entity_type=entity_type,
@@ -91,13 +91,18 @@ def browse(session: Session, actor: Actor, filters: AuditFilters) -> tuple[list[
     return list(rows), total
 
 
-def known_actions(session: Session) -> list[str]:
-    """Every action name in the log, for the filter."""
+def known_actions(session: Session, actor: Actor) -> list[str]:
+    """Every action name in the log, for the filter (the log's readers only)."""
+    require(actor, Permission.AUDIT)
     return list(session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
 
 
-def mention_timeline(session: Session, mention_id: int, limit: int = 200) -> list[AuditEntry]:
-    """Every event about one mention and its replies, oldest first (the conversation's timeline)."""
+def mention_timeline(session: Session, actor: Actor, mention_id: int, limit: int = 200) -> list[AuditEntry]:
+    """Every event about one mention and its replies, oldest first (the conversation's activity feed).
+
+    Anyone who may read the mention sees who handled it; the whole log stays with :attr:`Permission.AUDIT`.
+    """
+    require(actor, Permission.READ)
     reply_ids = [str(i) for i in session.scalars(select(Reply.id).where(Reply.mention_id == mention_id))]
     about_mention = and_(AuditEntry.entity_type == "mention", AuditEntry.entity_id == str(mention_id))
     about_replies = and_(AuditEntry.entity_type == "reply", AuditEntry.entity_id.in_(reply_ids))

@@ -1,4 +1,7 @@
-"""What the conversation view needs beyond the mention itself: the whole thread and the author's history."""
+"""What the conversation view needs beyond the mention itself: the whole thread and the author's history.
+
+Both reads need :attr:`~console.services.permissions.Permission.READ`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from console.services.permissions import Actor, Permission, require
 from storage.enums import ReplyState
 from storage.models import Author, Mention, Reply, User
 
@@ -20,8 +24,11 @@ class PastMention:
     replies: list[Reply] = field(default_factory=list)
 
 
-def author_history(session: Session, author_id: int | None, *, exclude_id: int, limit: int = 10) -> list[PastMention]:
+def author_history(
+    session: Session, actor: Actor, author_id: int | None, *, exclude_id: int, limit: int = 10
+) -> list[PastMention]:
     """The author's latest earlier mentions (newest first) with their sentiment and past replies."""
+    require(actor, Permission.READ)
     if author_id is None:
         return []
     mentions = list(
@@ -64,12 +71,13 @@ class ThreadPost:
 THREAD_LIMIT = 200
 
 
-def thread_posts(session: Session, mention: Mention, *, limit: int = THREAD_LIMIT) -> list[ThreadPost]:
+def thread_posts(session: Session, actor: Actor, mention: Mention, *, limit: int = THREAD_LIMIT) -> list[ThreadPost]:
     """Every post of the mention's conversation in time order, with the brand's replies wherever they were sent.
 
     An outbox reply that the network later delivered back as a brand post is shown once (as the reply, with
     its state); replies still queued sort at the time they were written.
     """
+    require(actor, Permission.READ)
     key = mention.conversation_id or mention.external_id
     posts = list(
         session.execute(

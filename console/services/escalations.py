@@ -65,7 +65,7 @@ def _queue(cfg: EscalationConfig, name: str) -> EscalationQueue:
 
 
 def open_escalation(session: Session, mention_id: int) -> Escalation | None:
-    """The mention's open escalation, if any."""
+    """The mention's open escalation, if any (a part of the services here, which check the actor; no page calls it)."""
     return session.scalar(select(Escalation).where(Escalation.mention_id == mention_id, Escalation.ended_at.is_(None)))
 
 
@@ -206,8 +206,9 @@ def close_on_resolve(session: Session, actor: Actor | None, mention_id: int, now
         _end(session, row, actor, "resolved", None, now)
 
 
-def history(session: Session, mention_id: int, config: EscalationConfig) -> list[EscalationView]:
+def history(session: Session, actor: Actor, mention_id: int, config: EscalationConfig) -> list[EscalationView]:
     """Every escalation of a mention, oldest first, with names instead of ids."""
+    require(actor, Permission.READ)
     rows = list(session.scalars(select(Escalation).where(Escalation.mention_id == mention_id).order_by(Escalation.id)))
     people = _names(session, {i for r in rows for i in (r.escalated_by_id, r.ended_by_id) if i})
     return [_view(r, people, config) for r in rows]
@@ -242,6 +243,7 @@ def _view(row: Escalation, people: dict[int, str], config: EscalationConfig) -> 
 
 def queues_of(actor: Actor, config: EscalationConfig) -> list[str]:
     """The queues a person works: managers and admins every queue, others those they are members of."""
+    require(actor, Permission.READ)
     if actor.can(Permission.REASSIGN):
         return [q.name for q in config.queues]
     return [q.name for q in config.queues if actor.username in q.members]
@@ -318,8 +320,11 @@ def at_risk_escalations(
     return made
 
 
-def recent_escalation_alerts(session: Session, since: datetime, queues: Sequence[str]) -> list[dict[str, Any]]:
+def recent_escalation_alerts(
+    session: Session, actor: Actor, since: datetime, queues: Sequence[str]
+) -> list[dict[str, Any]]:
     """Automatic escalations to ``queues`` since ``since``, newest first, for the console's notices."""
+    require(actor, Permission.READ)
     rows = session.scalars(
         select(Alert)
         .where(and_(Alert.metric == ESCALATION_METRIC, Alert.started_at >= since))

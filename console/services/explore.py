@@ -1,4 +1,7 @@
-"""Explore: one page of mentions for any filters, with the columns the analyst chose."""
+"""Explore: one page of mentions for any filters, with the columns the analyst chose.
+
+Reading a page needs :attr:`~console.services.permissions.Permission.READ`; the download needs ``EXPORT``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from console.services.export import Format, export_mentions
 from console.services.mention_query import COLUMNS, Column, MentionFilters, base_query, count
+from console.services.permissions import Actor, Permission, require
 
 DEFAULT_COLUMNS = (
     "created_at_utc",
@@ -47,6 +51,7 @@ class ExplorePage:
 
 def explore_page(
     session: Session,
+    actor: Actor,
     filters: MentionFilters,
     columns: Sequence[str] = DEFAULT_COLUMNS,
     *,
@@ -58,7 +63,9 @@ def explore_page(
 
     Raises:
         ValueError: for an unknown column name.
+        PermissionDenied: for a role that may not read mentions.
     """
+    require(actor, Permission.READ)
     unknown = [c for c in columns if c not in COLUMNS_BY_NAME]
     if unknown:
         raise ValueError(f"unknown column(s): {', '.join(unknown)}")
@@ -73,9 +80,10 @@ def explore_page(
     return ExplorePage(frame, count(session, filters), page, page_size)
 
 
-def export_bytes(session: Session, filters: MentionFilters, fmt: Format) -> tuple[bytes, int]:
+def export_bytes(session: Session, actor: Actor, filters: MentionFilters, fmt: Format) -> tuple[bytes, int]:
     """A whole export as bytes for a download button, through the same streaming writers as the CLI."""
+    require(actor, Permission.EXPORT)  # before the temporary folder, so a refusal writes nothing
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"mentions.{fmt}"
-        result = export_mentions(session, filters, fmt, path)
+        result = export_mentions(session, actor, filters, fmt, path)
         return path.read_bytes(), result.rows

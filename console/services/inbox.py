@@ -1,4 +1,7 @@
-"""Queries behind the Inbox: paged, only the needed columns, on indexed filters."""
+"""Queries behind the Inbox: paged, only the needed columns, on indexed filters.
+
+Every read takes the acting user and needs :attr:`~console.services.permissions.Permission.READ`.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, String, and_, bindparam, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from console.services.permissions import Actor, Permission, require
 from storage.enums import OPEN_STATUSES, MentionStatus
 from storage.models import Author, Brand, Classification, Mention, Note, Reply, User
 
@@ -87,8 +91,8 @@ class InboxRow:
     topics: tuple[str, ...] = ()
 
 
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _escape_like(term: str) -> str:  # NUL dropped: PostgreSQL refuses it in text, no stored mention holds one
+    return term.replace("\x00", "").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _assignee_clause(filters: InboxFilters) -> Any | None:
@@ -232,8 +236,9 @@ def _queue_query(filters: InboxFilters) -> Select[Any]:
     )
 
 
-def list_queue(session: Session, filters: InboxFilters) -> list[InboxRow]:
+def list_queue(session: Session, actor: Actor, filters: InboxFilters) -> list[InboxRow]:
     """One page of the queue: highest priority first, then the soonest SLA due time."""
+    require(actor, Permission.READ)
     query = _queue_query(filters).limit(filters.page_size).offset(filters.page * filters.page_size)
     rows: list[list[Any]] = [list(row) for row in session.execute(query)]
     why = _reasons(session, [row[0] for row in rows])
@@ -257,13 +262,14 @@ def _after(keys: Sequence[tuple[Any, bool]], values: Sequence[Any]) -> Any:
     return or_(beyond, and_(same, _after(keys[1:], values[1:])))
 
 
-def next_in_view(session: Session, filters: InboxFilters, after_id: int, *, me_id: int) -> int | None:
+def next_in_view(session: Session, actor: Actor, filters: InboxFilters, after_id: int) -> int | None:
     """The mention after ``after_id`` in the view's order, for "Send & next" and "Resolve & next".
 
-    Mentions someone else has claimed are skipped; past the end it wraps to the top; it never returns
+    Mentions someone other than ``actor`` has claimed are skipped; past the end it wraps to the top; it never returns
     ``after_id``.  ``after_id`` need not match the view any more (just resolved): its sort keys place it.
     Each lookup is one ``LIMIT 1`` walk of the view's index in order.
     """
+    me_id = require(actor, Permission.READ).id
     if filters.me_id is None:
         filters = replace(filters, me_id=me_id)
     keys = _order_keys(filters.sort)
@@ -313,16 +319,18 @@ def _capped_count(session: Session, filters: InboxFilters, cap: int) -> int:
     return int(session.scalar(select(func.count()).select_from(matches.subquery())) or 0)
 
 
-def count_queue(session: Session, filters: InboxFilters, cap: int = COUNT_CAP) -> int:
+def count_queue(session: Session, actor: Actor, filters: InboxFilters, cap: int = COUNT_CAP) -> int:
     """How many mentions match, for the pager; above ``cap`` it returns ``cap + 1`` (shown as "10,000+")."""
+    require(actor, Permission.READ)
     return _capped_count(session, filters, cap)
 
 
-def count_by_status(session: Session, filters: InboxFilters, cap: int = COUNT_CAP) -> dict[str, int]:
+def count_by_status(session: Session, actor: Actor, filters: InboxFilters, cap: int = COUNT_CAP) -> dict[str, int]:
     """Counts per status under the other filters (the status filter itself is ignored), each capped like the pager.
 
     One capped count per status walks a short index range each, where a GROUP BY would read every row.
     """
+    require(actor, Permission.READ)
     return {
         status.value: _capped_count(session, replace(filters, statuses=(status.value,)), cap)
         for status in MentionStatus
@@ -334,12 +342,13 @@ def format_count(n: int, cap: int = COUNT_CAP) -> str:
     return f"{cap:,}+" if n > cap else f"{n:,}"
 
 
-def count_assigned_to(session: Session, user_id: int) -> int:
-    """Open mentions assigned to one person (the "assigned to me" badge)."""
+def count_assigned_to(session: Session, actor: Actor) -> int:
+    """Open mentions assigned to the actor (the "assigned to me" badge)."""
+    me_id = require(actor, Permission.READ).id
     query = (
         select(func.count())
         .select_from(Mention)
-        .where(Mention.assignee_id == user_id, Mention.status.in_([s.value for s in OPEN_STATUSES]))
+        .where(Mention.assignee_id == me_id, Mention.status.in_([s.value for s in OPEN_STATUSES]))
     )
     return int(session.scalar(query) or 0)
 
@@ -358,8 +367,9 @@ class MentionDetail:
     classification: Classification | None = None
 
 
-def mention_detail(session: Session, mention_id: int) -> MentionDetail | None:
+def mention_detail(session: Session, actor: Actor, mention_id: int) -> MentionDetail | None:
     """The mention with its thread (in order), replies, notes and current classification."""
+    require(actor, Permission.READ)
     mention = session.get(Mention, mention_id)
     if mention is None:
         return None
@@ -388,25 +398,29 @@ def mention_detail(session: Session, mention_id: int) -> MentionDetail | None:
     return MentionDetail(mention, author, brand, assignee, thread, replies, notes, current)
 
 
-def brand_choices(session: Session) -> dict[str, int]:
+def brand_choices(session: Session, actor: Actor) -> dict[str, int]:
     """Brand name -> id, for the filter."""
+    require(actor, Permission.READ)
     return dict(session.execute(select(Brand.name, Brand.id).order_by(Brand.name)).tuples().all())
 
 
-def platform_choices(session: Session) -> list[str]:
+def platform_choices(session: Session, actor: Actor) -> list[str]:
     """Platforms present in the store."""
+    require(actor, Permission.READ)
     return list(session.scalars(select(Mention.platform).distinct().order_by(Mention.platform)))
 
 
-def topic_choices(session: Session, limit: int = 5_000) -> list[str]:
+def topic_choices(session: Session, actor: Actor, limit: int = 5_000) -> list[str]:
     """Topics seen in recent current classifications, for the filter."""
+    require(actor, Permission.READ)
     query = (
         select(Classification.topics).where(Classification.is_current).order_by(Classification.id.desc()).limit(limit)
     )
     return sorted({str(t) for topics in session.scalars(query) for t in topics or []})
 
 
-def language_choices(session: Session) -> list[str]:
+def language_choices(session: Session, actor: Actor) -> list[str]:
     """Languages present in the store."""
+    require(actor, Permission.READ)
     query = select(Mention.language).where(Mention.language.is_not(None)).distinct().order_by(Mention.language)
     return [str(x) for x in session.scalars(query)]

@@ -1,7 +1,16 @@
-"""Who may do what: every mutating service calls :func:`require` before it touches the store.
+"""Who may do what: each service that reads or writes mentions checks its :class:`Actor` with :func:`require`.
 
-The UI hides what a role cannot use, but the check that counts lives here, so a page bug or a
-hand-crafted request cannot let an analyst post a reply.
+Every such service takes the acting user and calls :func:`require` before it touches the store.  The UI
+hides what a role cannot use, but the check that counts lives here, so a page bug or a hand-crafted request
+cannot let an analyst post a reply or an agent export the store.
+``tests/test_role_table.py`` holds the one table of what each role may do, per service function.
+
+Taking over a colleague's claim needs :attr:`Permission.REPLY`, not ``REASSIGN``: in a care team, picking up
+a stale claim (a colleague off shift, at lunch, stuck) is routine, the takeover is audited and the first agent
+is told at once, and the taker only takes it for themselves.  ``REASSIGN`` is for moving a mention to someone
+*else* or releasing another person's claim.
+
+The command line acts as :meth:`Actor.system`: whoever runs it has shell access to the store already.
 """
 
 from __future__ import annotations
@@ -19,9 +28,9 @@ class Permission(StrEnum):
 
     READ = "read"
     EXPORT = "export"
-    TRIAGE = "triage"  # claim, status, tags, notes, label corrections
-    REPLY = "reply"
-    REASSIGN = "reassign"  # assign mentions to someone else, take over a claim
+    TRIAGE = "triage"  # status, tags, notes, label corrections, escalations, taking free mentions in bulk
+    REPLY = "reply"  # reply, and claim or take over the mention to answer it
+    REASSIGN = "reassign"  # assign mentions to someone else, release another's claim, settle a parked reply
     DASHBOARDS = "dashboards"
     AUDIT = "audit"
     ADMIN = "admin"  # sources, templates, voice rules, SLA policies, users
@@ -53,6 +62,10 @@ class SignInRequired(ServiceError, PermissionError):  # noqa: N818 - reads as a 
         super().__init__("sign in first")
 
 
+SYSTEM_ACTOR_ID = 0
+"""The id of :meth:`Actor.system`; no user row has it (ids start at 1)."""
+
+
 @dataclass(frozen=True)
 class Actor:
     """The signed-in person, detached from any database session."""
@@ -61,16 +74,29 @@ class Actor:
     username: str
     role: Role
     display_name: str = ""
+    is_system: bool = False
+    """True for :meth:`system`: no user row stands behind it (the audit log keeps no ``user_id``)."""
 
     @classmethod
     def of(cls, user: User) -> Actor:
         """Snapshot a user row."""
         return cls(user.id, user.username, Role(user.role), user.display_name or "")
 
+    @classmethod
+    def system(cls, name: str = "cli") -> Actor:
+        """The operator at a shell (``mentiondesk export``, a notebook): an admin, audit-labelled ``system:<name>``.
+
+        The command line reads the store with the operator's own access (the database URL and its
+        credentials), so a role check could not keep them out; the actor makes the service calls the same as
+        the pages' and names the operator in the audit log.  It has no user row, so it suits reads and
+        settings, not work done as a person (claims, replies, notes): commands for those take ``--as USER``.
+        """
+        return cls(SYSTEM_ACTOR_ID, f"system:{name}", Role.ADMIN, display_name=name, is_system=True)
+
     @property
     def label(self) -> str:
-        """How the audit log names this person."""
-        return f"user:{self.username}"
+        """How the audit log names this person (``user:jamie``, or ``system:cli`` for the command line)."""
+        return self.username if self.is_system else f"user:{self.username}"
 
     def can(self, permission: Permission) -> bool:
         """True if this actor's role grants ``permission``."""

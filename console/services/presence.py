@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from console.services.permissions import Actor
+from console.services.permissions import Actor, Permission, require
 from storage.models import Presence, User
 
 FRESH = timedelta(seconds=45)
@@ -15,7 +15,8 @@ FRESH = timedelta(seconds=45)
 
 
 def check_in(session: Session, actor: Actor, mention_id: int, *, now: datetime | None = None) -> None:
-    """Record that the actor is looking at the mention now."""
+    """Record that the actor is looking at the mention now (anyone who may read it shows as viewing)."""
+    require(actor, Permission.READ)
     now = now or datetime.now(UTC)
     row = session.get(Presence, (mention_id, actor.id))
     if row is None:
@@ -26,6 +27,7 @@ def check_in(session: Session, actor: Actor, mention_id: int, *, now: datetime |
 
 def also_viewing(session: Session, actor: Actor, mention_id: int, *, now: datetime | None = None) -> list[str]:
     """Usernames of the others who have the mention open, most recent first."""
+    require(actor, Permission.READ)
     since = (now or datetime.now(UTC)) - FRESH
     query = (
         select(User.username)

@@ -50,6 +50,7 @@ class ViewEntry:
 
 def builtin_views(actor: Actor, config: EscalationConfig) -> list[ViewEntry]:
     """The views everyone gets; "Escalated to me" only for someone who works an escalation queue."""
+    require(actor, Permission.READ)
     views = [
         ViewEntry(ALL_OPEN, ""),
         ViewEntry(MY_OPEN, urlencode({"assignee": ASSIGNEE_ME})),
@@ -64,6 +65,7 @@ def builtin_views(actor: Actor, config: EscalationConfig) -> list[ViewEntry]:
 
 def own_views(session: Session, actor: Actor) -> list[ViewEntry]:
     """The person's saved views, by name."""
+    require(actor, Permission.READ)
     rows = session.execute(
         select(SavedView.id, SavedView.name, SavedView.query)
         .where(SavedView.user_id == actor.id)
@@ -146,6 +148,9 @@ def delete_view(session: Session, actor: Actor, view_id: int) -> None:
     session.delete(row)
 
 
-def view_counts(session: Session, filters: Mapping[str, InboxFilters], cap: int = COUNT_CAP) -> dict[str, int]:
+def view_counts(
+    session: Session, actor: Actor, filters: Mapping[str, InboxFilters], cap: int = COUNT_CAP
+) -> dict[str, int]:
     """How many mentions each view holds, capped like the Inbox's other counts (``cap + 1`` means more)."""
-    return {name: count_queue(session, f, cap) for name, f in filters.items()}
+    require(actor, Permission.READ)
+    return {name: count_queue(session, actor, f, cap) for name, f in filters.items()}

@@ -1,8 +1,10 @@
 """Triage: claiming, takeovers, status changes, bulk actions, notes and label corrections.
 
-Every function checks the actor's role first and appends an audit entry in the caller's
-transaction.  Claims are single ``UPDATE ... WHERE assignee_id IS NULL`` statements, so two agents
-opening the same mention at once cannot both get it.
+Every function checks the actor's role first and each change appends an audit entry in the caller's
+transaction.  Claiming and taking over need ``REPLY``; status, tags, notes and labels ``TRIAGE``; giving a
+mention to someone else or releasing another's claim ``REASSIGN``.  Claims are single
+``UPDATE ... WHERE assignee_id IS NULL`` statements, so two agents opening the same mention at once cannot
+both get it.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ def _username(session: Session, user_id: int | None) -> str | None:
 
 def claim_state(session: Session, actor: Actor, mention_id: int) -> Claim:
     """Who is handling a mention, as this actor sees it."""
+    require(actor, Permission.READ)
     m = _mention(session, mention_id)
     return Claim(m.id, m.assignee_id, _username(session, m.assignee_id), m.assigned_at, m.assignee_id == actor.id)
 
@@ -100,7 +103,13 @@ def open_for_reply(session: Session, actor: Actor, mention_id: int, *, now: date
 
 
 def take_over(session: Session, actor: Actor, mention_id: int, *, now: datetime | None = None) -> Claim:
-    """Explicitly take a mention someone else claimed; logged with who had it."""
+    """Explicitly take a mention someone else claimed, for oneself; logged with who had it.
+
+    Needs :attr:`~Permission.REPLY`, as claiming does: any agent may take over a colleague's stale claim (off
+    shift, away), the way the Conversation page offers it, and the first agent is told at once with their draft
+    kept.  Handing a mention to someone *else* (:func:`bulk_assign`) or releasing another's claim
+    (:func:`release`) needs :attr:`~Permission.REASSIGN`.
+    """
     require(actor, Permission.REPLY)
     now = now or datetime.now(UTC)
     m = _mention(session, mention_id)
@@ -251,8 +260,9 @@ def bulk_tag(session: Session, actor: Actor, ids: Sequence[int], tag: str) -> Bu
     return result
 
 
-def mention_tags(session: Session, mention_id: int) -> list[str]:
+def mention_tags(session: Session, actor: Actor, mention_id: int) -> list[str]:
     """A mention's tags, sorted."""
+    require(actor, Permission.READ)
     return list(
         session.scalars(select(MentionTag.tag).where(MentionTag.mention_id == mention_id).order_by(MentionTag.tag))
     )

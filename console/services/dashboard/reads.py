@@ -1,6 +1,9 @@
 """The manager dashboards' data: every aggregate for one range, computed in SQL in one read.
 
-``dashboard_bundle`` is what the page renders and what ``bench/dashboard.py`` times.
+``dashboard_bundle`` is what the page renders and what ``bench/dashboard.py`` times; it needs
+:attr:`~console.services.permissions.Permission.DASHBOARDS` (managers, analysts, admins).  The reads it is made
+of (:mod:`~console.services.dashboard.sources`, ``reputation``, ``team``) check nothing themselves: only this
+module and the tests call them.
 Tables come back as small pandas frames (one row per period or group, never per mention)
 so the page can chart them, show them as tables and offer them as CSV unchanged.
 """
@@ -53,6 +56,7 @@ from console.services.dashboard.team import (
     sla_by_period,
     time_summary,
 )
+from console.services.permissions import Actor, Permission, require
 from console.services.sql_time import is_postgres
 from storage.models import Alert, Mention
 
@@ -205,13 +209,14 @@ def _sqlite_file(session: Session) -> bool:
     return not getattr(session.connection().connection.driver_connection, "in_transaction", True)
 
 
-def dashboard_bundle(session: Session, filters: DashboardFilters) -> DashboardData:
+def dashboard_bundle(session: Session, actor: Actor, filters: DashboardFilters) -> DashboardData:
     """Compute every dashboard aggregate for ``filters``: about ten small grouped reads.
 
     Whole UTC days come from the rollups where they are up to date (see
     :mod:`console.services.dashboard.rollup`), the rest from the mentions table: same figures, either way.
     Half the reads run on a second connection (on PostgreSQL, on the same snapshot: :func:`_second_session`).
     """
+    require(actor, Permission.DASHBOARDS)
     if filters.now is None:  # pin one "now" so backlog and overdue agree with each other
         filters = DashboardFilters(
             **{f.name: getattr(filters, f.name) for f in fields(filters)} | {"now": filters.clock()}

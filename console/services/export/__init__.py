@@ -5,7 +5,9 @@ rows over as Arrow batches (:mod:`~console.services.export.read`), and a writer 
 (:mod:`~console.services.export.writers`) appends them a chunk at a time, so memory stays flat for a million
 rows.  CSV and Excel cells are rendered by :mod:`~console.services.export.cells`, formulas neutralised.
 Times are ISO 8601 in UTC and every time column's name ends in ``_utc``.  A file is written under a temporary
-name and renamed when complete, so a failed export never leaves a half file behind.
+name and renamed when complete, so a failed export never leaves a half file behind.  Exporting needs
+:attr:`~console.services.permissions.Permission.EXPORT` (managers, analysts, admins; the command line acts
+as :meth:`~console.services.permissions.Actor.system`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from console.services.export.cells import neutralise
 from console.services.export.read import ExportUnavailable, arrow_schema, mention_batches
 from console.services.export.writers import WRITERS
 from console.services.mention_query import CHUNK_ROWS, MentionFilters, columns_for, count
+from console.services.permissions import Actor, Permission, require
 
 __all__ = [
     "FORMATS",
@@ -68,6 +71,7 @@ def format_from_path(path: Path) -> Format:
 
 def export_mentions(
     session: Session,
+    actor: Actor,
     filters: MentionFilters,
     fmt: Format,
     out: Path,
@@ -80,8 +84,10 @@ def export_mentions(
     """Stream the matching mentions into ``out``; ``progress`` gets the rows written per chunk of ``chunk_rows``.
 
     ``parquet_compression`` is one of :data:`PARQUET_CODECS`.  Raises :class:`ExportUnavailable` when the
-    store cannot be read for an export.
+    store cannot be read for an export, :class:`~console.services.permissions.PermissionDenied` to a role without
+    ``EXPORT`` (before any file is opened).
     """
+    require(actor, Permission.EXPORT)
     if fmt not in WRITERS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if parquet_compression not in PARQUET_CODECS:
@@ -89,7 +95,7 @@ def export_mentions(
     columns = columns_for(include_raw)
     out = Path(out)
     partial = out.with_name(f".{out.name}.partial")
-    batches = mention_batches(session, filters, columns, canonical_json=fmt != "jsonl")
+    batches = mention_batches(session, actor, filters, columns, canonical_json=fmt != "jsonl")
     rows = 0
     try:
         with contextlib.closing(batches):  # closed now, not at garbage collection: it holds a connection
@@ -129,6 +135,7 @@ def _chunks(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending)
 
 
-def matching_rows(session: Session, filters: MentionFilters) -> int:
+def matching_rows(session: Session, actor: Actor, filters: MentionFilters) -> int:
     """How many rows an export of ``filters`` will have."""
+    require(actor, Permission.EXPORT)
     return count(session, filters)

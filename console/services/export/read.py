@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from console.services.errors import ServiceError
 from console.services.mention_query import CHUNK_ROWS, Column, MentionFilters, base_query, where
+from console.services.permissions import Actor, Permission, require
 from console.services.sql_time import is_postgres
 from storage.db import SQLITE_BUSY_TIMEOUT_MS
 from storage.models import Mention
@@ -67,6 +68,7 @@ def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
 
 def mention_batches(
     session: Session,
+    actor: Actor,
     filters: MentionFilters,
     columns: Sequence[Column],
     *,
@@ -76,11 +78,20 @@ def mention_batches(
     """The matching mentions, oldest first, as batches of :func:`arrow_schema`.
 
     ``json`` columns hold the payload's JSON text with sorted keys, or as the store prints it when not
-    ``canonical_json`` (for a writer that parses it again).  Raises :class:`ExportUnavailable`.
+    ``canonical_json`` (for a writer that parses it again).  Raises :class:`ExportUnavailable`, and
+    :class:`~console.services.permissions.PermissionDenied` at the call (not at the first batch) to a role
+    without ``EXPORT``.
 
     Makes the C library's allocator Arrow's default, for the whole process: Arrow's own (mimalloc) keeps what
     one thread frees of another thread's blocks, and batches are made by the reading threads, freed by this one.
     """
+    require(actor, Permission.EXPORT)
+    return _batches(session, filters, columns, limit, canonical_json)
+
+
+def _batches(
+    session: Session, filters: MentionFilters, columns: Sequence[Column], limit: int | None, canonical_json: bool
+) -> Generator[pa.RecordBatch, None, None]:
     if pa.default_memory_pool().backend_name != "system":
         pa.set_memory_pool(pa.system_memory_pool())
     schema = arrow_schema(columns)

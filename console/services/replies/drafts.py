@@ -33,10 +33,16 @@ def save_draft(session: Session, actor: Actor, mention_id: int, text: str, *, no
 
 
 def draft_of(session: Session, actor: Actor, mention_id: int) -> ReplyDraft | None:
-    """The actor's kept draft for a mention, if any."""
+    """The actor's kept draft for a mention, if any.
+
+    Only ``READ``: the Conversation page asks for everyone, and someone whose role lost ``REPLY`` still sees
+    (and may discard) what they wrote before.
+    """
+    require(actor, Permission.READ)
     return session.get(ReplyDraft, (mention_id, actor.id))
 
 
 def discard_draft(session: Session, actor: Actor, mention_id: int) -> None:
-    """Forget the actor's draft (after sending it, or when they say so)."""
+    """Forget the actor's own draft (after sending it, or when they say so)."""
+    require(actor, Permission.READ)
     session.execute(delete(ReplyDraft).where(ReplyDraft.mention_id == mention_id, ReplyDraft.user_id == actor.id))

@@ -213,8 +213,9 @@ def settle_reply(session: Session, actor: Actor, reply_id: int, *, posted: bool,
     return reply
 
 
-def outbox_replies(session: Session, state: ReplyState | None = None, *, limit: int = 200) -> list[Reply]:
+def outbox_replies(session: Session, actor: Actor, state: ReplyState | None = None, *, limit: int = 200) -> list[Reply]:
     """Replies in ``state`` (every state when ``None``), oldest first, for ``mentiondesk outbox list``."""
+    require(actor, Permission.READ)
     query = select(Reply).order_by(Reply.created_at, Reply.id).limit(limit)
     if state is not None:
         query = query.where(Reply.state == state)

@@ -18,6 +18,7 @@ from sklearn.pipeline import FeatureUnion
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from console.services.permissions import Actor, Permission, require
 from storage.enums import ReplyState
 from storage.models import Author, Mention, Reply
 
@@ -126,9 +127,16 @@ def _pool(session: Session, mention: Mention, size: int) -> list[tuple[int, str,
 
 
 def suggest_replies(
-    session: Session, mention: Mention, *, encoder: Encoder | None = None, k: int = 3, pool_size: int = POOL_SIZE
+    session: Session,
+    actor: Actor,
+    mention: Mention,
+    *,
+    encoder: Encoder | None = None,
+    k: int = 3,
+    pool_size: int = POOL_SIZE,
 ) -> list[Suggestion]:
-    """Up to ``k`` distinct past replies, best first, whose mentions were most similar to this one."""
+    """Up to ``k`` distinct past replies, best first, whose mentions were most similar to this one (for repliers)."""
+    require(actor, Permission.REPLY)
     pool = _pool(session, mention, pool_size)
     if not pool or not mention.text.strip():
         return []
