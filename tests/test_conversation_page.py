@@ -19,7 +19,7 @@ from console.services.demo_seed import demo_password, seed_demo
 from console.services.permissions import Actor
 from console.services.replies.drafts import draft_of
 from console.services.store import Store, open_store
-from console.ui.safe import escape_markdown
+from console.ui.safe import visible
 from storage.enums import ReplyState
 from storage.models import Mention, Reply, User
 
@@ -60,6 +60,7 @@ def _open(store: Store, username: str, mention_id: int) -> AppTest:
 
 def _texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [w.value for w in at.warning]
+    parts += [t.value for t in at.text]  # the thread's posts: plain text
     return "\n".join(str(p) for p in parts) + "\n".join(str(c.value) for c in at.code)
 
 
@@ -90,7 +91,7 @@ def test_the_thread_shows_the_brands_reply_sent_on_the_parent_post(store: Store)
     at = _open(store, "alex", later)  # an analyst: reads without claiming
     text = _texts(at)
     assert "our reply" in text and "✅ sent" in text and "on an earlier post" in text
-    assert escape_markdown(reply_text) in text
+    assert visible(reply_text) in text
 
 
 def test_a_takeover_tells_the_first_agent_and_keeps_their_draft(store: Store) -> None:

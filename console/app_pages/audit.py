@@ -12,6 +12,7 @@ from console.services.permissions import Actor, Permission
 from console.ui.auth_gate import require_actor
 from console.ui.format import local_time
 from console.ui.resources import get_store, team_zone
+from console.ui.safe import plain_frame
 
 store, zone = get_store(), team_zone()
 actor: Actor = require_actor()
@@ -21,7 +22,7 @@ if not actor.can(Permission.AUDIT):
     st.stop()
 
 with store.read() as session:
-    actions = audit.known_actions(session)
+    actions = audit.known_actions(session, actor)
 a, b, c, d = st.columns(4)
 chosen = a.multiselect("Action", actions, key="a_actions")
 who = b.text_input("Actor contains", key="a_actor")
@@ -37,19 +38,21 @@ with store.read() as session:
     rows, total = audit.browse(session, actor, filters)
 st.caption(f"{total:,} entries · newest first · append-only (the database refuses edits and deletes)")
 st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "When": local_time(e.at, zone),
-                "Actor": e.actor,
-                "Action": e.action,
-                "Entity": e.entity_type,
-                "Id": e.entity_id or "",
-                "Before": str(e.before or ""),
-                "After": str(e.after or ""),
-            }
-            for e in rows
-        ]
+    plain_frame(  # before/after hold mention data (tags, notes, reasons): controls shown, cells cut
+        pd.DataFrame(
+            [
+                {
+                    "When": local_time(e.at, zone),
+                    "Actor": e.actor,
+                    "Action": e.action,
+                    "Entity": e.entity_type,
+                    "Id": e.entity_id or "",
+                    "Before": str(e.before or ""),
+                    "After": str(e.after or ""),
+                }
+                for e in rows
+            ]
+        )
     ),
     hide_index=True,
     width="stretch",

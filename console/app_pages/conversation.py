@@ -20,17 +20,17 @@ from console.services.replies.drafts import discard_draft, draft_of
 from console.services.replies.send import retry_reply
 from console.services.settings import effective_voice_rules
 from console.services.users import display_names, first_names
-from console.ui.actions import run_action
+from console.ui.actions import database_errors_in_words, run_action
 from console.ui.activity_words import describe
 from console.ui.auth_gate import require_actor
 from console.ui.composer_panel import composer
 from console.ui.escalation_panel import escalation_panel
-from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, local_time, sla_words
+from console.ui.format import SENTIMENT_CHIPS, URGENCY_CHIPS, local_time, platform_words, sla_words
 from console.ui.notes_panel import status_and_notes
 from console.ui.parked_replies import parked_reply_panel
 from console.ui.query_state import InboxView, conversation_params, inbox_link, inbox_params_after, read_view
 from console.ui.resources import get_config, get_store, sla_clocks, team_zone
-from console.ui.safe import escape_markdown
+from console.ui.safe import link_button, md, visible
 from console.ui.thread_view import REPLY_STATES, render_thread
 from storage.enums import OPEN_STATUSES, MentionStatus, ReplyState, Sentiment, Urgency
 
@@ -50,13 +50,13 @@ view: InboxView = read_view(st.query_params, actor.id, zone=zone)  # the Inbox v
 INBOX, CONVERSATION = "app_pages/inbox.py", "app_pages/conversation.py"
 
 with store.transaction() as session:  # opening it to reply claims it (only if nobody has)
-    if mention_detail(session, mention_id) is not None and actor.can(Permission.REPLY):
+    if mention_detail(session, actor, mention_id) is not None and actor.can(Permission.REPLY):
         triage.open_for_reply(session, actor, mention_id)
 with store.read() as session:
-    detail = mention_detail(session, mention_id)
+    detail = mention_detail(session, actor, mention_id)
     found_claim = triage.claim_state(session, actor, mention_id) if detail else None
-    tags = triage.mention_tags(session, mention_id)
-    history = author_history(session, detail.mention.author_id, exclude_id=mention_id) if detail else []
+    tags = triage.mention_tags(session, actor, mention_id)
+    history = author_history(session, actor, detail.mention.author_id, exclude_id=mention_id) if detail else []
     voice = effective_voice_rules(session, cfg)
     kept = draft_of(session, actor, mention_id)
     people = display_names(session)
@@ -67,11 +67,11 @@ if detail is None or found_claim is None:
 claim: triage.Claim = found_claim
 m = detail.mention
 now = datetime.now(UTC)
-handle = f"@{escape_markdown(detail.author.handle)}" if detail.author else "unknown author"
-st.title(f"{PLATFORM_ICONS.get(m.platform, escape_markdown(m.platform))} {handle}")
-escalated = f" · 🚨 escalated to {escape_markdown(m.escalation_queue.replace('_', ' '))}" if m.escalation_queue else ""
+handle = f"@{md(detail.author.handle, 80)}" if detail.author else "unknown author"
+st.title(f"{platform_words(m.platform)} {handle}", anchor=False)  # no anchor link made from mention data
+escalated = f" · 🚨 escalated to {md(m.escalation_queue.replace('_', ' '), 80)}" if m.escalation_queue else ""
 st.caption(
-    f"{escape_markdown(detail.brand or 'no brand')} · case MD-{m.id} · status **{m.status.value}** · "
+    f"{md(detail.brand or 'no brand', 80)} · case MD-{m.id} · status **{m.status.value}** · "
     f"SLA: {sla_words(clocks.read(m, now))}{escalated}"
 )
 HANDLING = f"handling_{mention_id}"
@@ -80,7 +80,7 @@ HANDLING = f"handling_{mention_id}"
 def go_next() -> None:
     """Open the next mention of the same Inbox view, or the Inbox itself when the view has no other."""
     with store.read() as session:
-        nxt = next_in_view(session, view.filters, mention_id, me_id=actor.id)
+        nxt = next_in_view(session, actor, view.filters, mention_id)
     if nxt is None:
         st.session_state["inbox_notice"] = "That was the last mention of this view."
         st.switch_page(INBOX, query_params=inbox_params_after(view, mention_id))
@@ -115,6 +115,7 @@ def back_and_next(d: MentionDetail) -> None:
 
 
 @st.fragment(run_every=15)
+@database_errors_in_words("conversation_watch")
 def watch() -> None:
     """Who else has it open, and a takeover noticed while the agent is still on the page."""
     with store.transaction() as session:
@@ -122,10 +123,10 @@ def watch() -> None:
         others = also_viewing(session, actor, mention_id)
         state = triage.claim_state(session, actor, mention_id)
     if others:
-        st.caption("👀 Also viewing: " + ", ".join(escape_markdown(o) for o in others))
+        st.caption("👀 Also viewing: " + ", ".join(md(o, 80) for o in others))
     if claim.mine and not state.mine and state.assignee:  # the page still says "yours"
         st.warning(
-            f"**{escape_markdown(state.assignee)}** took over at {local_time(state.since, zone)}. "
+            f"**{md(state.assignee, 80)}** took over at {local_time(state.since, zone)}. "
             "Your draft is kept: it shows here when you next click anything.",
             icon="🔁",
         )
@@ -141,20 +142,20 @@ def claim_banner(d: MentionDetail) -> bool:
     if claim.assignee and (lost or kept is not None):
         took = f"took over at {local_time(claim.since, zone)}"
         st.warning(
-            f"**{escape_markdown(claim.assignee)}** {took}. You can no longer send here"
+            f"**{md(claim.assignee, 80)}** {took}. You can no longer send here"
             + ("; your draft is kept below." if kept else "."),
             icon="🔁",
         )
     elif claim.assignee:
         st.warning(
-            f"**{escape_markdown(claim.assignee)}** is handling this mention since "
+            f"**{md(claim.assignee, 80)}** is handling this mention since "
             f"{local_time(claim.since, zone)}. You can read it, but only they can send unless you take it "
             "over.",
             icon="🔒",
         )
     if kept is not None:
         st.caption(f"Your draft (last edited {local_time(kept.updated_at, zone)}):")
-        st.code(kept.text, language=None, wrap_lines=True)
+        st.code(visible(kept.text), language=None, wrap_lines=True)
         if st.button("Discard my draft", key="discard_draft"):
             run_action("Discard draft", store, discard_draft, actor, d.mention.id)
     if (
@@ -178,8 +179,8 @@ def classification(d: MentionDetail) -> None:
         reasons = [s.get("reason") for s in c.explanation or [] if isinstance(s, dict) and s.get("reason")]
         topics = ", ".join(t.replace("_", " ") for t in c.topics or [])
         st.caption(
-            f"why: {escape_markdown('; '.join(map(str, reasons)) or topics or '—')} · "
-            f"{escape_markdown(c.model_name)} {escape_markdown(c.model_version)}"
+            f"why: {md('; '.join(map(str, reasons)) or topics or '—', 300)} · "
+            f"{md(c.model_name, 80)} {md(c.model_version, 40)}"
         )
     else:
         st.caption("Not classified yet.")
@@ -209,25 +210,25 @@ def author_panel(d: MentionDetail) -> None:
         return
     a = d.author
     badges = " ".join(b for b, on in (("✔ verified", a.verified), ("⭐ VIP", a.is_vip)) if on)
-    st.write(f"{escape_markdown(a.display_name or a.handle)} · {a.followers:,} followers {badges}")
+    st.write(f"{md(a.display_name or a.handle, 80)} · {a.followers:,} followers {badges}")
     if not history:
         st.caption("No earlier mentions.")
     for past in history:
         chip = SENTIMENT_CHIPS.get(past.mention.sentiment or "", "—")
-        st.caption(f"{local_time(past.mention.created_at, zone)} · {chip} · {escape_markdown(past.mention.text[:140])}")
+        st.caption(f"{local_time(past.mention.created_at, zone)} · {chip} · {md(past.mention.text, 140)}")
         for r in past.replies:
             state = REPLY_STATES.get(ReplyState(r.state).value, r.state)
-            st.caption(f"  ↪️ {state}: {escape_markdown(r.text[:140])}")
+            st.caption(f"  ↪️ {state}: {md(r.text, 140)}")
 
 
 def timeline(mid: int) -> None:
     st.subheader("Activity")
     with store.read() as session:
-        events = audit.mention_timeline(session, mid)
+        events = audit.mention_timeline(session, actor, mid)
     if not events:
         st.caption("No activity yet.")
     for e in events:
-        st.caption(f"{local_time(e.at, zone)} · {escape_markdown(describe(e, names))}")
+        st.caption(f"{local_time(e.at, zone)} · {md(describe(e, names), 300)}")
 
 
 def _retry(reply_id: int) -> None:
@@ -235,10 +236,11 @@ def _retry(reply_id: int) -> None:
 
 
 def not_replyable(d: MentionDetail) -> None:
-    st.info(f"This mention cannot be answered from here: {d.mention.replyable_reason or 'listen-only source'}.")
+    reason = md(d.mention.replyable_reason or "listen-only source", 200)
+    st.info(f"This mention cannot be answered from here: {reason}.")
     if d.mention.url:
-        st.code(d.mention.url, language=None)  # has a copy button
-        st.link_button("Open on the network", d.mention.url)
+        st.code(visible(d.mention.url[:2_048]), language=None)  # has a copy button
+        link_button(d.mention.url)  # http(s) only, labelled with its host
     if d.mention.status in OPEN_STATUSES and st.button("Mark handled", key="mark_handled"):
         run_action("Mark handled", store, triage.set_status, actor, d.mention.id, MentionStatus.RESOLVED, clocks=clocks)
 
@@ -249,7 +251,9 @@ left, right = st.columns([3, 2], gap="large")
 with left:
     may_reply = claim_banner(detail)
     st.subheader("Conversation")
-    render_thread(store, m, zone, on_retry=_retry, parked=lambda post: parked_reply_panel(store, actor, m.id, post))
+    render_thread(
+        store, actor, m, zone, on_retry=_retry, parked=lambda post: parked_reply_panel(store, actor, m.id, post)
+    )
     if st.session_state.pop(f"sent_{m.id}", False):
         st.success("Reply queued: it shows as sent here once the network confirms it.")
     st.subheader("Reply")

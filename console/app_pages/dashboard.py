@@ -22,6 +22,7 @@ from console.services.dashboard.reads import (
     headline_metrics,
 )
 from console.services.dashboard.team import seconds_label
+from console.ui.auth_gate import require_actor
 from console.ui.chart_block import Column, chart_block, chart_frame, name_words, table_frame, words
 from console.ui.palette import (
     BRAND_KIND_SCALE,
@@ -33,11 +34,12 @@ from console.ui.palette import (
     label,
 )
 from console.ui.resources import filter_choices, get_config, get_store, team_zone
-from console.ui.safe import escape_markdown
+from console.ui.safe import escape_markdown, plain_frame
 
 store = get_store()
+actor = require_actor()
 zone = team_zone()
-choices = filter_choices(store.url)
+choices = filter_choices(store.url, actor)
 brands, platforms = choices.brands, choices.platforms
 today = datetime.now(UTC).astimezone(zone).date()
 
@@ -76,8 +78,8 @@ filters = DashboardFilters(
 )
 
 with store.read() as session, st.spinner("Computing…"):
-    data = dashboard_bundle(session, filters)
-    alerts = recent_alerts(session, datetime.now(UTC) - timedelta(days=7), filters.brand_ids)
+    data = dashboard_bundle(session, actor, filters)
+    alerts = recent_alerts(session, actor, datetime.now(UTC) - timedelta(days=7), filters.brand_ids)
 
 st.title("Dashboard")
 span = (end - start).days
@@ -288,7 +290,7 @@ with right:
     chart_block(
         "Most influential authors",
         data.top_authors,
-        alt.Chart(labelled(data.top_authors, platform_label="platform"))
+        alt.Chart(plain_frame(labelled(data.top_authors, platform_label="platform"), 80))
         .mark_bar(color=SINGLE)
         .encode(
             alt.X("followers:Q", title="Reach (followers)"),

@@ -10,10 +10,13 @@ from console.services.explore import DEFAULT_COLUMNS, PAGE_EXPORT_LIMIT, explore
 from console.services.export import FORMATS
 from console.services.mention_query import COLUMNS, MentionFilters
 from console.ui.actions import shown_refusals
+from console.ui.auth_gate import require_actor
 from console.ui.resources import filter_choices, get_store, team_zone
+from console.ui.safe import plain_frame
 from storage.enums import MentionStatus
 
 store = get_store()
+actor = require_actor()
 zone = team_zone()
 MIME = {
     "csv": "text/csv",
@@ -22,7 +25,7 @@ MIME = {
     "jsonl": "application/x-ndjson",
 }
 
-choices = filter_choices(store.url)
+choices = filter_choices(store.url, actor)
 brands, platforms = choices.brands, choices.platforms
 
 today = datetime.now(UTC).astimezone(zone).date()
@@ -61,13 +64,13 @@ if st.session_state.get("x_last_filters") != filters:
 page_no = st.session_state.get("x_page", 0)
 
 with store.read() as session:
-    result = explore_page(session, filters, columns or DEFAULT_COLUMNS, page=page_no)
+    result = explore_page(session, actor, filters, columns or DEFAULT_COLUMNS, page=page_no)
 
 st.caption(f"{result.total:,} mentions match · times in UTC (column names end in _utc) · newest first")
 if result.rows.empty:
     st.info("No mentions match these filters.")
 else:
-    st.dataframe(result.rows, hide_index=True, width="stretch")
+    st.dataframe(plain_frame(result.rows), hide_index=True, width="stretch")  # mention data: visible controls
     prev_col, info_col, next_col = st.columns([1, 3, 1])
     if prev_col.button("← Previous", disabled=page_no == 0, key="x_prev"):
         st.session_state["x_page"] = page_no - 1
@@ -90,7 +93,7 @@ elif result.total:
     fmt = st.segmented_control("Format", FORMATS, default="csv", key="x_format") or "csv"
     if st.button("Prepare file", key="x_prepare", icon=":material/file_export:"):
         with shown_refusals("Export"), store.read() as session, st.spinner(f"Writing {result.total:,} rows…"):
-            payload, rows = export_bytes(session, filters, fmt)
+            payload, rows = export_bytes(session, actor, filters, fmt)
             st.session_state["x_export"] = (fmt, payload, rows)
     prepared = st.session_state.get("x_export")
     if prepared and prepared[0] == fmt:

@@ -41,9 +41,9 @@ from console.services.saved_views import (
     save_view,
     view_counts,
 )
-from console.ui.actions import run_action, shown_refusals
+from console.ui.actions import database_errors_in_words, run_action, shown_refusals
 from console.ui.auth_gate import require_actor
-from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, sla_words
+from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, platform_words, sla_words
 from console.ui.inbox_table import (
     ROW_HEIGHT,
     SHOWN,
@@ -74,7 +74,7 @@ from console.ui.query_state import (
     widget_state,
 )
 from console.ui.resources import filter_choices, get_config, get_store, sla_clocks, team_zone
-from console.ui.safe import escape_markdown, excerpt
+from console.ui.safe import md, plain
 from storage.enums import MentionStatus
 
 store, zone, cfg = get_store(), team_zone(), get_config()
@@ -101,7 +101,7 @@ CSS = """<style>
 st.html(CSS)
 my_queues = queues_of(actor, cfg.escalation)
 with store.read() as session:
-    choices = filter_choices(store.url)
+    choices = filter_choices(store.url, actor)
     assignable = triage.assignable_users(session)
     views: list[ViewEntry] = list_views(session, actor, cfg.escalation)
 queue_labels = {q.name: q.label for q in cfg.escalation.queues}
@@ -158,11 +158,11 @@ def show(view: InboxView) -> None:
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def cached_view_counts(url: str, me_id: int, zone_name: str, queries: tuple[tuple[str, str], ...]) -> dict[str, int]:
+def cached_view_counts(url: str, actor: Actor, zone_name: str, queries: tuple[tuple[str, str], ...]) -> dict[str, int]:
     """Each view's capped count, shared for 30 s (the list itself refreshes every 15 s)."""
     with get_store().read() as session:
         tz = ZoneInfo(zone_name)
-        return view_counts(session, {name: parse_query(q, me_id, zone=tz).filters for name, q in queries})
+        return view_counts(session, actor, {name: parse_query(q, actor.id, zone=tz).filters for name, q in queries})
 
 
 def pick_view() -> None:
@@ -195,7 +195,7 @@ view = current_view()
 with st.container(key="inbox_head"):
     title, pills, tools = st.columns([1.1, 8, 1.6], vertical_alignment="center")
     title.title("Inbox")
-    counts = cached_view_counts(store.url, actor.id, zone.key, tuple((v.name, v.query) for v in views))
+    counts = cached_view_counts(store.url, actor, zone.key, tuple((v.name, v.query) for v in views))
     st.session_state[PICK] = matching_view(view, {v.name: v.query for v in views}, actor.id, zone)
     pills.pills(
         "Views",
@@ -233,14 +233,14 @@ with st.sidebar:
         options(list(choices.brands), "f_brand"),
         key="f_brand",
         on_change=edited,
-        format_func=lambda b: b if isinstance(b, str) else f"brand {b}",
+        format_func=lambda b: plain(b, 80) if isinstance(b, str) else f"brand {b}",
     )
     st.multiselect(
         "Platform",
         options(choices.platforms, "f_platform"),
         key="f_platform",
         on_change=edited,
-        format_func=lambda p: f"{PLATFORM_ICONS.get(p, '')} {p}",
+        format_func=lambda p: f"{PLATFORM_ICONS.get(p, '')} {plain(p, 40)}",
     )
     st.multiselect(
         "Status", [s.value for s in MentionStatus], key="f_status", on_change=edited, placeholder="any status"
@@ -272,8 +272,10 @@ with st.sidebar:
         on_change=edited,
         format_func=lambda q: queue_labels.get(q, q),
     )
-    st.multiselect("Topic", options(choices.topics, "f_topic"), key="f_topic", on_change=edited)
-    st.multiselect("Language", options(choices.languages, "f_language"), key="f_language", on_change=edited)
+    st.multiselect("Topic", options(choices.topics, "f_topic"), key="f_topic", on_change=edited, format_func=plain)
+    st.multiselect(
+        "Language", options(choices.languages, "f_language"), key="f_language", on_change=edited, format_func=plain
+    )
     st.date_input("Posted between", key="f_dates", on_change=edited)
     st.text_input("Search text", key="f_search", placeholder="words in the post", on_change=edited)
     st.selectbox("Sort", list(SORTS), key="f_sort", on_change=edited, format_func=lambda s: SORTS.get(s, s))
@@ -298,10 +300,10 @@ def escalation_notice(now: datetime) -> None:
         return
     since = st.session_state.setdefault(ALERTS_SINCE, now)
     with store.read() as session:
-        alerts = recent_escalation_alerts(session, since, my_queues)
+        alerts = recent_escalation_alerts(session, actor, since, my_queues)
     for alert in alerts[:3]:
-        label = escape_markdown(str(alert.get("queue_label") or alert.get("queue")))
-        st.toast(f"🚨 Escalated to {label}: {escape_markdown(str(alert.get('excerpt', ''))[:100])}", icon="🚨")
+        label = md(str(alert.get("queue_label") or alert.get("queue")), 80)
+        st.toast(f"🚨 Escalated to {label}: {md(str(alert.get('excerpt', '')), 100)}", icon="🚨")
     if alerts:
         st.session_state[ALERTS_SINCE] = max(a["at"] for a in alerts) + timedelta(microseconds=1)  # seen: not again
         st.session_state[NEW_ESCALATIONS] = st.session_state.get(NEW_ESCALATIONS, 0) + len(alerts)
@@ -348,15 +350,16 @@ def go_to_page(page: int) -> None:
 
 
 @st.fragment(run_every=15)
+@database_errors_in_words("inbox_queue")
 def live_queue(shown: InboxView) -> None:
     """Counts and the list refresh on their own; the selection is kept by mention id."""
     now = datetime.now(UTC)
     filters = shown.filters
     with store.read() as session:
-        counts = count_by_status(session, filters)
-        mine = count_assigned_to(session, actor.id)
-        total = count_queue(session, filters)
-        rows = list_queue(session, filters)
+        counts = count_by_status(session, actor, filters)
+        mine = count_assigned_to(session, actor)
+        total = count_queue(session, actor, filters)
+        rows = list_queue(session, actor, filters)
     escalation_notice(now)
     line, top = st.columns([5, 1.3], vertical_alignment="center")
     line.caption(counts_line(counts, mine, now))
@@ -401,11 +404,11 @@ def preview(row: InboxRow, now: datetime, shown: InboxView) -> None:
     with st.container(border=True, key="inbox_preview"):
         text, act = st.columns([6, 1.3], vertical_alignment="center")
         sla = sla_words(sla_clocks(store.url).read(row, now))
-        escalated = f" · 🚨 {escape_markdown(queue_words(row.escalation_queue))}" if row.escalation_queue else ""
+        escalated = f" · 🚨 {md(queue_words(row.escalation_queue))}" if row.escalation_queue else ""
         text.markdown(
-            f"**{PLATFORM_ICONS.get(row.platform, '')} @{escape_markdown(row.handle or 'unknown')}** · "
-            f"{escape_markdown(urgency_cell(row))} · {sla}{escalated}  \n"
-            f"{escape_markdown(excerpt(row.text, 320))}"
+            f"**{platform_words(row.platform)} @{md(row.handle or 'unknown', 80)}** · "
+            f"{md(urgency_cell(row))} · {sla}{escalated}  \n"
+            f"{md(row.text, 320)}"
         )
         text.caption(preview_facts(row, now))
         with act:
@@ -416,7 +419,7 @@ def preview(row: InboxRow, now: datetime, shown: InboxView) -> None:
                 icon=":material/forum:",
             )
             if row.assignee and row.assignee != actor.username:
-                st.caption(f"🔒 {escape_markdown(row.assignee)} has it")
+                st.caption(f"🔒 {md(row.assignee, 80)} has it")
 
 
 def left_view(mention_id: int, shown: InboxView) -> None:
@@ -442,7 +445,7 @@ def cards(rows: list[InboxRow], now: datetime, shown: InboxView) -> None:
     for row in rows:
         with st.container(border=True, key=f"card_{row.id}"):
             st.markdown(card_line(row))
-            st.caption(escape_markdown(excerpt(row.text, 200)))
+            st.caption(md(row.text, 200))
             link(
                 f"Open · {card_meta(row, now, clocks, actor.username)}",
                 conversation_params(shown, row.id),

@@ -9,8 +9,10 @@ import streamlit as st
 
 from console.services.sources import read_budget, source_health, x_summary
 from console.services.worker_health import workers_overview
+from console.ui.actions import database_errors_in_words
 from console.ui.format import local_time
 from console.ui.resources import get_config, get_store, team_zone
+from console.ui.safe import md
 
 store = get_store()
 zone = team_zone()
@@ -20,6 +22,7 @@ st.title("Sources")
 
 
 @st.fragment(run_every=15)
+@database_errors_in_words("sources_workers")
 def workers_table() -> None:
     """Each worker's heartbeat and its last database outage, refreshed on its own."""
     with store.read() as session:
@@ -46,6 +49,7 @@ def workers_table() -> None:
 
 
 @st.fragment(run_every=15)
+@database_errors_in_words("sources_health")
 def health_table() -> None:
     """Health refreshes on its own."""
     with store.read() as session:
@@ -59,7 +63,8 @@ def health_table() -> None:
         (st.warning if near_cap else st.caption)(summary)
     unhealthy = [r for r in rows if r.enabled and r.health in ("unhealthy", "budget_exhausted")]
     for r in unhealthy:
-        st.error(f"**{r.name}** is {r.health.replace('_', ' ')}: {r.last_error or 'no reason recorded'}")
+        error = md(r.last_error or "no reason recorded", 500)
+        st.error(f"**{r.name}** is {r.health.replace('_', ' ')}: {error}")
     st.dataframe(
         pd.DataFrame(
             [

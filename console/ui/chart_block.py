@@ -24,6 +24,7 @@ import streamlit as st
 from console.services.dashboard.filters import day_words
 from console.services.dashboard.team import seconds_label
 from console.services.export import neutralise
+from console.ui.safe import plain, plain_frame
 
 PLATFORM_NAMES = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky", "reddit": "Reddit", "rss": "News (RSS)"}
 WORDS = {
@@ -49,14 +50,14 @@ def words(value: Any) -> str:
     text = str(value)
     if text in WORDS or text in PLATFORM_NAMES:
         return WORDS.get(text) or PLATFORM_NAMES[text]
-    return text.replace("_", " ").capitalize() if _MACHINE.fullmatch(text) else text
+    return text.replace("_", " ").capitalize() if _MACHINE.fullmatch(text) else plain(text)  # names are data
 
 
 def name_words(value: Any) -> str:
     """A brand's or agent's name as it is spelt; only the placeholders for none (``(unassigned)``) in words."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "—"
-    return WORDS.get(str(value), str(value))
+    return WORDS.get(str(value)) or plain(str(value))
 
 
 def _number(fmt: Callable[[float], str]) -> Callable[[Any], str]:
@@ -167,7 +168,7 @@ def chart_block(
     with chart_tab:
         st.altair_chart(chart, width="stretch")
     with table_tab:
-        st.dataframe(table_frame(frame, columns), hide_index=True, width="stretch")
+        st.dataframe(plain_frame(table_frame(frame, columns)), hide_index=True, width="stretch")
     st.download_button(
         "Download CSV",
         csv_bytes(csv_frame(frame, columns)),

@@ -27,7 +27,7 @@ from console.services.replies.send import Draft, NeedsConfirmation, VoiceCheckFa
 from console.services.replies.suggestions import EMBEDDING_POOL_SIZE, POOL_SIZE, suggest_replies
 from console.services.store import Store
 from console.ui.resources import suggestion_encoder
-from console.ui.safe import escape_markdown
+from console.ui.safe import escape_markdown, md, plain
 
 
 def _keys(mention_id: int) -> tuple[str, str]:
@@ -46,7 +46,8 @@ def _use(mention_id: int, text: str, template_id: int | None = None) -> None:
 def show_findings(findings: list[Finding]) -> None:
     """Each finding: what is wrong and how to fix it; blocking in red, warnings in amber."""
     for f in findings:
-        message = f"**{'Blocked' if f.blocking else 'Check'}:** {f.problem}. *Fix:* {f.fix}."
+        # a finding quotes the draft (a signature, an e-mail address it would expose): text, never a link
+        message = f"**{'Blocked' if f.blocking else 'Check'}:** {md(f.problem, 300)}. *Fix:* {md(f.fix, 300)}."
         (st.error if f.blocking else st.warning)(message, icon="⛔" if f.blocking else "⚠️")
 
 
@@ -54,7 +55,7 @@ def _templates(store: Store, detail: MentionDetail, values: dict[str, str], topi
     m = detail.mention
     with st.expander("Saved replies", expanded=True):
         search = st.text_input("Search saved replies", key=f"tpl_search_{m.id}")
-        topic_words = ", ".join(t.replace("_", " ") for t in topics) or "none"
+        topic_words = md(", ".join(t.replace("_", " ") for t in topics), 120) or "none"
         only_topic = st.toggle(f"Only for this topic ({topic_words})", key=f"tpl_topic_{m.id}")
         with store.read() as session:
             templates = list_templates(
@@ -73,7 +74,7 @@ def _templates(store: Store, detail: MentionDetail, values: dict[str, str], topi
             "Template",
             templates,
             index=templates.index(best) if best is not None else None,
-            format_func=lambda t: t.name,
+            format_func=lambda t: plain(t.name, 120),
             key=f"tpl_pick_{m.id}",
             placeholder="Choose a saved reply (none fits this mention's topic and mood)",
         )
@@ -83,11 +84,11 @@ def _templates(store: Store, detail: MentionDetail, values: dict[str, str], topi
             except TemplateError as exc:
                 st.error(str(exc))
                 return
-            st.caption(escape_markdown(preview))
+            st.caption(escape_markdown(preview, 2_000))
             st.button("Use this reply", key=f"tpl_use_{m.id}", on_click=_use, args=(m.id, preview, chosen.id))
 
 
-def _suggestions(store: Store, detail: MentionDetail, values: dict[str, str], rules: VoiceRules) -> None:
+def _suggestions(store: Store, actor: Actor, detail: MentionDetail, values: dict[str, str], rules: VoiceRules) -> None:
     with st.expander("Suggested from past replies"):
         flag = f"suggest_{detail.mention.id}"
         if not st.session_state.get(flag):
@@ -99,12 +100,12 @@ def _suggestions(store: Store, detail: MentionDetail, values: dict[str, str], ru
         encoder = suggestion_encoder()
         pool = EMBEDDING_POOL_SIZE if encoder is not None else POOL_SIZE
         with store.read() as session:
-            found = suggest_replies(session, detail.mention, k=3, encoder=encoder, pool_size=pool)
+            found = suggest_replies(session, actor, detail.mention, k=3, encoder=encoder, pool_size=pool)
         if not found:
             st.caption("No similar past replies yet.")
         for i, s in enumerate(found):
             text = personalise(s.reply_text, old_names=s.customer_names, values=values, sign_off_pattern=rules.sign_off)
-            st.markdown(f"{escape_markdown(text)}  \n*similar to:* {escape_markdown(s.answered[:120])}")
+            st.markdown(f"{escape_markdown(text, 2_000)}  \n*similar to:* {md(s.answered, 120)}")
             st.button(
                 f"Use suggestion {i + 1} ({s.score:.0%} similar)",
                 key=f"sug_{detail.mention.id}_{i}",
@@ -151,11 +152,11 @@ def composer(
     st.session_state.setdefault(send_key, new_send_key())
     _restore_draft(store, actor, m.id, draft_key)
     _templates(store, detail, values, topics)
-    _suggestions(store, detail, values, rules)
+    _suggestions(store, actor, detail, values, rules)
     limit = platform_limit(m.platform)
     text = st.text_area("Reply", key=draft_key, height=140, max_chars=limit, placeholder="Write a reply…")
     _keep_draft(store, actor, m.id, text)
-    st.caption(f"{char_count(text, m.platform).words()} · {m.platform}")
+    st.caption(f"{char_count(text, m.platform).words()} · {md(m.platform, 20)}")
     own = agent_sign_off(actor, rules)
     findings = (
         check_reply(text, rules, sentiment=m.sentiment, platform_limit=limit, sign_off=own) if text.strip() else []

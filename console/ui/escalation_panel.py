@@ -13,17 +13,14 @@ from console.services.permissions import Actor, Permission
 from console.services.store import Store
 from console.ui.actions import run_action
 from console.ui.format import duration_words, local_time
-from console.ui.safe import escape_markdown
+from console.ui.safe import md
 
 END_WORDS = {"de-escalated": "de-escalated", "handed_back": "handed back", "moved": "moved", "resolved": "resolved"}
 
 
 def _open_line(view: escalations.EscalationView, zone: ZoneInfo, now: datetime) -> str:
-    by = escape_markdown(view.by)
-    line = (
-        f"**{escape_markdown(view.queue_label)}** · by {by} at {local_time(view.at, zone)}: "
-        f"{escape_markdown(view.reason)}"
-    )
+    by = md(view.by, 80)
+    line = f"**{md(view.queue_label, 80)}** · by {by} at {local_time(view.at, zone)}: {md(view.reason, 500)}"
     if view.due_at is not None:
         left = view.due_at - now
         line += (
@@ -39,7 +36,7 @@ def escalation_panel(store: Store, actor: Actor, mention_id: int, config: Escala
     st.subheader("Escalation")
     now = datetime.now(UTC)
     with store.read() as session:
-        history = escalations.history(session, mention_id, config)
+        history = escalations.history(session, actor, mention_id, config)
     current = next((h for h in history if h.ended_at is None), None)
     may = actor.can(Permission.TRIAGE)
     if current is not None:
@@ -59,10 +56,10 @@ def escalation_panel(store: Store, actor: Actor, mention_id: int, config: Escala
         _escalate_form(store, actor, mention_id, config, moving=current is not None)
     for past in [h for h in history if h.ended_at is not None][-5:]:
         ended = END_WORDS.get(past.end_action or "", past.end_action or "ended")
-        who = f" by {escape_markdown(past.ended_by)}" if past.ended_by else ""
-        note = f" ({escape_markdown(past.end_note)})" if past.end_note else ""
+        who = f" by {md(past.ended_by, 80)}" if past.ended_by else ""
+        note = f" ({md(past.end_note, 300)})" if past.end_note else ""
         st.caption(
-            f"{local_time(past.at, zone)} · {escape_markdown(past.queue_label)} ({escape_markdown(past.reason)})"
+            f"{local_time(past.at, zone)} · {md(past.queue_label, 80)} ({md(past.reason, 300)})"
             f" — {ended}{who} at {local_time(past.ended_at, zone)}{note}"
         )
 

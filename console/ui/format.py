@@ -6,10 +6,16 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from console.domain.sla import ClockReading, ClockState
+from console.ui.safe import md
 
 PLATFORM_ICONS = {"x": "𝕏", "mastodon": "🐘", "bluesky": "🦋", "reddit": "👽", "rss": "📰", "demo": "🧪"}
 SENTIMENT_CHIPS = {"negative": "🔴 negative", "neutral": "⚪ neutral", "positive": "🟢 positive"}
 URGENCY_CHIPS = {"critical": "🚨 critical", "high": "🟠 high", "normal": "🔵 normal", "low": "⚪ low"}
+
+
+def platform_words(platform: str) -> str:
+    """A known platform's icon, or an unknown platform's name markdown-escaped (it is mention data)."""
+    return PLATFORM_ICONS.get(platform) or md(platform, 20)
 
 
 def duration_words(delta: timedelta) -> str:

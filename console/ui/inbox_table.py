@@ -2,8 +2,9 @@
 
 The table keeps to the columns an agent triages on (platform, author, excerpt, sentiment, urgency with its
 reason, SLA state, assignee, status), sized to fit 1280 px with the sidebar open; reach, brand, age and
-replyability are in the preview.  Mention text goes to the table as plain text (the grid never renders
-markdown); the cards escape it.
+replyability are in the preview.  Every mention-derived cell goes to the table through
+:func:`console.ui.safe.plain` (the grid renders text as text, but would obey bidi controls); the cards and the
+preview go through :func:`console.ui.safe.md`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import streamlit as st
 
 from console.services.inbox import InboxRow
 from console.services.sla_clocks import SlaClocks
-from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, age, sla_words
-from console.ui.safe import escape_markdown, excerpt
+from console.ui.format import PLATFORM_ICONS, SENTIMENT_CHIPS, URGENCY_CHIPS, age, platform_words, sla_words
+from console.ui.safe import excerpt, md, plain
 
 ROW_HEIGHT = 32
 VISIBLE_ROWS = 20
@@ -41,7 +42,7 @@ def followers_words(n: int) -> str:
 
 def author_cell(row: InboxRow) -> str:
     """Handle with VIP and verified badges."""
-    handle = f"@{row.handle}" if row.handle else "—"
+    handle = f"@{plain(row.handle, 80)}" if row.handle else "—"
     badges = ("⭐ " if row.is_vip else "") + ("✔ " if row.verified else "")
     return f"{badges}{handle}"
 
@@ -49,7 +50,7 @@ def author_cell(row: InboxRow) -> str:
 def urgency_cell(row: InboxRow) -> str:
     """Urgency chip with the reason: why it is urgent."""
     chip = URGENCY_CHIPS.get(row.urgency or "", "—")
-    return f"{chip} · {row.reason}" if row.reason else chip
+    return f"{chip} · {plain(row.reason, 200)}" if row.reason else chip
 
 
 def sla_cell(row: InboxRow, now: datetime, clocks: SlaClocks) -> str:
@@ -65,7 +66,7 @@ def queue_words(queue: str) -> str:
 
 def assignee_cell(row: InboxRow, me: str | None) -> str:
     """``you``, a username, or ``—`` for nobody."""
-    return ("you" if me and row.assignee == me else row.assignee) or "—"
+    return ("you" if me and row.assignee == me else plain(row.assignee, 80)) or "—"
 
 
 def queue_frame(rows: Sequence[InboxRow], now: datetime, clocks: SlaClocks, me: str | None = None) -> pd.DataFrame:
@@ -73,15 +74,15 @@ def queue_frame(rows: Sequence[InboxRow], now: datetime, clocks: SlaClocks, me: 
     return pd.DataFrame(
         [
             {
-                "Platform": PLATFORM_ICONS.get(r.platform, r.platform),
+                "Platform": PLATFORM_ICONS.get(r.platform) or plain(r.platform, 20),
                 "Author": author_cell(r),
                 "Post": excerpt(r.text),
                 "Sentiment": SENTIMENT_SHORT.get(r.sentiment or "", "—"),
                 "Urgency · why": urgency_cell(r),
                 "SLA": sla_cell(r, now, clocks),
                 "Assignee": assignee_cell(r, me),
-                "Status": r.status,
-                "Brand": r.brand or "—",
+                "Status": plain(r.status),
+                "Brand": plain(r.brand, 80) or "—",
                 "ID": r.id,
             }
             for r in rows
@@ -108,23 +109,23 @@ def column_config() -> dict[str, Any]:
 def preview_facts(row: InboxRow, now: datetime) -> str:
     """The preview's second line: brand, reach, age, replyability and topics (escaped for markdown)."""
     facts = [
-        escape_markdown(row.brand or "no brand"),
+        md(row.brand or "no brand", 80),
         f"{followers_words(row.followers)} followers",
         f"posted {age(row.created_at, now)}",
-        "↩️ replyable" if row.replyable else f"👂 listen-only ({escape_markdown(row.replyable_reason or 'source')})",
+        "↩️ replyable" if row.replyable else f"👂 listen-only ({md(row.replyable_reason or 'source', 200)})",
     ]
     if row.topics:
-        facts.append("topics: " + escape_markdown(", ".join(row.topics)))
+        facts.append("topics: " + md(", ".join(row.topics), 200))
     return " · ".join(facts)
 
 
 def card_line(row: InboxRow) -> str:
     """A phone card's first line: platform, author, urgency and sentiment (escaped for markdown)."""
-    who = escape_markdown(author_cell(row))
+    who = md(author_cell(row))
     chips = " · ".join([URGENCY_CHIPS.get(row.urgency or "", "—"), SENTIMENT_CHIPS.get(row.sentiment or "", "—")])
-    return f"{PLATFORM_ICONS.get(row.platform, '')} **{who}** · {chips}"
+    return f"{platform_words(row.platform)} **{who}** · {chips}"
 
 
 def card_meta(row: InboxRow, now: datetime, clocks: SlaClocks, me: str | None) -> str:
     """A phone card's link line: the SLA state, who has it and its status (escaped for markdown)."""
-    return escape_markdown(f"{sla_cell(row, now, clocks)} · {assignee_cell(row, me)} · {row.status}")
+    return md(f"{sla_cell(row, now, clocks)} · {assignee_cell(row, me)} · {row.status}")

@@ -14,7 +14,7 @@ from console.services.sla_clocks import SlaClocks
 from console.services.store import Store
 from console.ui.actions import run_action
 from console.ui.format import local_time
-from console.ui.safe import escape_markdown
+from console.ui.safe import md, show_text
 from storage.enums import MentionStatus
 
 
@@ -34,12 +34,12 @@ def status_and_notes(
     new_status = st.selectbox("Status", statuses, index=statuses.index(d.mention.status.value), key="status_pick")
     if st.button("Update status", key="status_save", disabled=not may):
         run_action("Status", store, triage.set_status, actor, d.mention.id, new_status, clocks=clocks)
-    st.caption("Tags: " + (", ".join(escape_markdown(t) for t in tags) or "none"))
+    st.caption("Tags: " + (", ".join(md(t, 80) for t in tags) or "none"))
     for note in d.notes:
-        author = escape_markdown(people.get(note.user_id or 0, "someone"))
+        author = md(people.get(note.user_id or 0, "someone"), 80)
         with st.container(border=True):
             st.caption(f"📝 **{author}** · {local_time(note.created_at, zone)}")
-            st.markdown(escape_markdown(note.body))
+            show_text(note.body, key=f"note_all_{note.id}")
     if not may:
         return
     version = st.session_state.get(f"note_version_{d.mention.id}", 0)  # a new box after each note: it starts empty

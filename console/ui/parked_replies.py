@@ -14,7 +14,7 @@ from console.services.permissions import Actor, Permission
 from console.services.replies.outbox import settle_reply
 from console.services.store import Store
 from console.ui.actions import run_action
-from console.ui.safe import escape_markdown
+from console.ui.safe import md
 from storage.enums import ReplyState
 from storage.models import Reply
 
@@ -42,7 +42,7 @@ def parked_reply_panel(store: Store, actor: Actor, mention_id: int, reply: Reply
     if row is None or row.mention_id != mention_id or row.state is not ReplyState.NEEDS_ATTENTION:
         return
     reason = row.last_error or "the worker could not tell whether it was posted"
-    st.warning(f"This reply may or may not have been posted: {escape_markdown(reason)}", icon="⚠️")
+    st.warning(f"This reply may or may not have been posted: {md(reason, 500)}", icon="⚠️")
     if not actor.can(Permission.REASSIGN):
         st.caption(
             "A manager must check the thread and settle it. To answer anyway, check the thread yourself "

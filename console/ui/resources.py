@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from console.config import AppConfig, load_config
+from console.services.permissions import Actor, Permission, require
 from console.services.sla_clocks import SlaClocks
-from console.services.store import Store, open_store
+from console.services.store import CONSOLE_BUSY_TIMEOUT_S, Store, open_store
 
 if TYPE_CHECKING:
     from console.services.replies.suggestions import Encoder
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 def get_store() -> Store:
     """One engine per server process; the URL comes from env, then config, then the SQLite default."""
     cfg = get_config()
-    return open_store(os.environ.get("MENTIONDESK_DATABASE_URL") or cfg.database.url)
+    url = os.environ.get("MENTIONDESK_DATABASE_URL") or cfg.database.url
+    return open_store(url, busy_timeout_s=CONSOLE_BUSY_TIMEOUT_S)  # a locked database is said in 5 s, not 10
 
 
 @st.cache_resource(show_spinner=False)
@@ -45,14 +47,26 @@ class FilterChoices:
     topics: list[str]
 
 
+def filter_choices(url: str, actor: Actor) -> FilterChoices:
+    """Distinct values scan large tables, so pages share them for five minutes (keyed by store URL).
+
+    The actor is checked on every call, cached or not; the values are the same for everyone who may read.
+    """
+    require(actor, Permission.READ)
+    return _shared_choices(url, actor)
+
+
 @st.cache_data(ttl=300, show_spinner=False)
-def filter_choices(url: str) -> FilterChoices:
-    """Distinct values scan large tables, so pages share them for five minutes (keyed by store URL)."""
+def _shared_choices(url: str, _actor: Actor) -> FilterChoices:
+    """``_actor`` (unhashed: not part of the key) is whoever asked first; :func:`filter_choices` checked them."""
     from console.services.inbox import brand_choices, language_choices, platform_choices, topic_choices
 
     with get_store().read() as session:
         return FilterChoices(
-            brand_choices(session), platform_choices(session), language_choices(session), topic_choices(session)
+            brand_choices(session, _actor),
+            platform_choices(session, _actor),
+            language_choices(session, _actor),
+            topic_choices(session, _actor),
         )
 
 

@@ -1,4 +1,8 @@
-"""The conversation's thread: every post in time order, the brand's replies marked with their state."""
+"""The conversation's thread: every post in time order, the brand's replies marked with their state.
+
+Each post is plain text (:func:`console.ui.safe.show_text`): no markdown at all, controls made visible, a long
+post cut with "Show all"; the heading above it says whose it is.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from console.services.conversation import ThreadPost, thread_posts
+from console.services.permissions import Actor
 from console.services.store import Store
+from console.ui.actions import database_errors_in_words
 from console.ui.format import local_time
-from console.ui.safe import escape_markdown
+from console.ui.safe import md, show_text
 from storage.models import Mention
 
 REPLY_STATES = {
@@ -31,11 +37,11 @@ KIND_LABELS = {
 def _heading(post: ThreadPost, mention_id: int, zone: ZoneInfo) -> str:
     who = KIND_LABELS[post.kind]
     if post.handle and post.kind in ("customer", "other", "brand_post"):
-        who += f" @{escape_markdown(post.handle)}"
+        who += f" @{md(post.handle, 80)}"
     if post.kind == "brand_reply":
         who += f" · {REPLY_STATES.get(post.state or '', post.state)}"
         if post.agent:
-            who += f" · by {escape_markdown(post.agent)}"
+            who += f" · by {md(post.agent, 80)}"
         if post.mention_id != mention_id:
             who += " · on an earlier post"
     marker = " · **this mention**" if post.mention_id == mention_id and post.kind != "brand_reply" else ""
@@ -44,6 +50,7 @@ def _heading(post: ThreadPost, mention_id: int, zone: ZoneInfo) -> str:
 
 def render_thread(
     store: Store,
+    actor: Actor,
     mention: Mention,
     zone: ZoneInfo,
     *,
@@ -53,19 +60,19 @@ def render_thread(
     """The thread, refreshed every 5 s so a queued reply turns sent (or failed, with a retry) on its own."""
 
     @st.fragment(run_every=5)
+    @database_errors_in_words("thread_live")
     def live() -> None:
         with store.read() as session:
             m = session.get(Mention, mention.id)
-            posts = thread_posts(session, m) if m is not None else []
-        for post in posts:
-            ours = post.kind in ("brand_reply", "brand_post")
+            posts = thread_posts(session, actor, m) if m is not None else []
+        for n, post in enumerate(posts):
             with st.container(border=True):
                 st.caption(_heading(post, mention.id, zone))
-                st.markdown(("> " if ours else "") + escape_markdown(post.text))
+                show_text(post.text, key=f"show_all_{mention.id}_{post.kind}_{post.reply_id or post.mention_id or n}")
                 if post.kind == "brand_reply" and post.state == "sent" and post.url:
-                    st.caption(f"posted: {escape_markdown(post.url)}")
+                    st.caption(f"posted: {md(post.url, 300)}")
                 if post.state == "failed":
-                    st.error(f"Not sent: {post.last_error or 'no reason recorded'}")
+                    st.error(f"Not sent: {md(post.last_error or 'no reason recorded', 500)}")
                     if on_retry is not None and post.reply_id and st.button("Retry", key=f"retry_{post.reply_id}"):
                         on_retry(post.reply_id)
                 if post.state == "needs_attention" and parked is not None:
