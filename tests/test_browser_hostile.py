@@ -1,15 +1,16 @@
 """Hostile mentions in a real browser: Debian's headless chromium on ``mentiondesk serve`` over a SQLite store.
 
-Mentions stored through the real ingest path (:func:`storage.ingest.ingest_batch`) carry script tags, markdown
-links in the handle, display name, brand and platform, bare ``https://…``, ``www.…`` and e-mail addresses,
-``javascript:`` and markdown URLs, bidi overrides and zero-width characters, and one 1 MB text.  The Inbox
-(table and preview) and the Conversation page must show all of it as text: no ``<a>`` to a host we did not
-allow, no injected script or image, the invisible characters shown as ``⟨U+XXXX⟩``, and each page within 3 s.
-Screenshots of both pages go to /tmp/hostile_*.png.
+Mentions stored through the real ingest path (:func:`storage.ingest.ingest_batch`), and one row of a CSV file
+through ``mentiondesk import``'s path, carry script tags, markdown links in the handle, display name, brand
+and platform, bare ``https://…``, ``www.…`` and e-mail addresses, ``javascript:`` and markdown URLs, bidi
+overrides and zero-width characters, and one 1 MB text.  The Inbox (table and preview) and the Conversation
+page must show all of it as text: no ``<a>`` to a host we did not allow, no injected script or image, the
+invisible characters shown as ``⟨U+XXXX⟩``, and each page within 3 s.  Screenshots go to /tmp/hostile_*.png.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import pytest
 from connectors.base import Author, Mention
 from console.config import load_config
 from console.services.demo_seed import seed_demo
+from console.services.importer import import_file
 from console.services.store import open_store
 from storage.ingest import ingest_batch
 from storage.models import Brand
@@ -49,6 +51,18 @@ RAW_CONTROLS = "\u202e\u200b\u2066\u2069\ufeff\u200f\u061c"
 """Characters that must never reach the page as they are (the console's own word joiners, U+2060, may)."""
 
 
+IMPORTED_ROW = [
+    "hostile-import",
+    f"imported {SCRIPT} {LINKS} \u202eevil",
+    datetime.now(UTC).isoformat(timespec="seconds"),
+    "x",
+    "[imp](https://evil.example/i)",
+    "[ib](https://evil.example/ib)",
+    "https://evil.example/post",
+]
+"""A row of a CSV file, through ``mentiondesk import``'s own path (import_file)."""
+
+
 @dataclass(frozen=True)
 class Hostile:
     """The stored ids of the hostile mentions."""
@@ -56,6 +70,7 @@ class Hostile:
     links: int
     bidi: int
     huge: int
+    imported: int
 
 
 def _mentions(now: datetime) -> list[Mention]:
@@ -106,6 +121,13 @@ def hostile_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
         session.flush()
         result = ingest_batch(session, _mentions(now), brand_id=brand.id)
     assert result.new == 3
+    csv_file = db.parent / "hostile.csv"
+    with csv_file.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["id", "text", "created_at", "platform", "author", "brand", "url"])
+        out.writerow(IMPORTED_ROW)
+    report = import_file(store, csv_file)
+    assert report.result.new == 1 and not report.errors, report.errors
     with store.read() as session:
         ids = {
             m.external_id: m.id
@@ -120,7 +142,8 @@ def hostile_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
     try:
         _wait_for(port, proc)
-        yield f"http://127.0.0.1:{port}", Hostile(ids["hostile-links"], ids["hostile-bidi"], ids["hostile-huge"])
+        found = Hostile(ids["hostile-links"], ids["hostile-bidi"], ids["hostile-huge"], ids["hostile-import"])
+        yield f"http://127.0.0.1:{port}", found
     finally:
         proc.terminate()
         try:
@@ -215,6 +238,12 @@ def test_the_inbox_shows_hostile_mentions_as_text(page: Any, hostile_console: tu
     page.goto(f"{base}/?sel={ids.links}")
     _shows(preview, "<script>window.__pwned = 1</script>")
     _shows(preview, "[brand](https://evil.example/b) www.evil.example⟨U+202E⟩")
+    _assert_only_text(page, base)
+    page.goto(f"{base}/?sel={ids.imported}")  # the row imported from a CSV file
+    _shows(preview, "@[imp](https://evil.example/i)")
+    _shows(preview, "[ib](https://evil.example/ib)")
+    _shows(preview, "imported <script>window.__pwned = 1</script>")
+    _shows(preview, "⟨U+202E⟩evil")
     _assert_only_text(page, base)
     print(f"inbox: {seconds:.2f} s, with the 1 MB post selected {huge:.2f} s")
     assert seconds < BUDGET_S and huge < BUDGET_S, f"the Inbox took {seconds:.1f} s, {huge:.1f} s with the 1 MB post"
