@@ -104,6 +104,11 @@ def _time(value: str) -> datetime:
         return parse_time(value)
     except OverflowError:  # e.g. 9999-12-31T23:59:59-05:00, which is past the year 9999 in UTC
         raise ValueError(f"created_at: {shown(value)} is out of range") from None
+    except ValueError:
+        raise ValueError(
+            f"created_at: {shown(value)} is not a date: use ISO 8601, "
+            "'Tue Feb 24 11:35:52 +0000 2015' or '2/24/2015 11:35'"
+        ) from None
 
 
 def _header_map(fieldnames: list[str]) -> dict[str, str]:

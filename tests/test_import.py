@@ -35,7 +35,7 @@ def test_bad_rows_are_reported_with_line_numbers_and_good_rows_kept(store: Store
     report = import_file(store, path)
     assert [(e.line, e.reason.split(":")[0]) for e in report.errors] == [
         (3, "empty text"),
-        (6, "Invalid isoformat string"),
+        (6, "created_at"),
         (7, "negative count '-4'"),
     ]
     assert report.result.new == 3
