@@ -43,8 +43,12 @@ class _Pending:
     author_id: int | None
 
 
-def unclassified(session: Session, limit: int) -> list[_Pending]:
-    """Inbound mentions with no current classification, oldest first (the brand's own posts are skipped)."""
+def unclassified(session: Session, limit: int, *, skip_locked: bool = False) -> list[_Pending]:
+    """Inbound mentions with no current classification, oldest first (the brand's own posts are skipped).
+
+    With ``skip_locked`` (PostgreSQL) the rows are locked until the caller's transaction ends and rows another
+    worker holds are passed over, so concurrent workers take disjoint batches.
+    """
     current = exists().where(Classification.mention_id == Mention.id, Classification.is_current.is_(True))
     query = (
         select(Mention.id, Mention.text, Author.followers, Author.verified, Author.is_vip, Author.handle)
@@ -54,6 +58,8 @@ def unclassified(session: Session, limit: int) -> list[_Pending]:
         .order_by(Mention.id)
         .limit(limit)
     )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True, of=Mention)
     rows = session.execute(query)
     return [_Pending(i, t or "", int(f or 0), bool(v), bool(p), (h or "").lower(), a) for i, t, f, v, p, h, a in rows]
 
@@ -145,26 +151,48 @@ def classify_batch(store: Store, classifier: Classifier, batch_size: int, desk: 
     """Score one batch; returns how many mentions were scored (0 when none were waiting).
 
     With ``desk`` (the app config) the batch's SLA clocks start and rubric escalations fire in the same
-    transaction.
+    transaction.  On PostgreSQL the batch is taken ``FOR UPDATE SKIP LOCKED`` by the transaction that writes its
+    scores, so several workers score disjoint batches (otherwise both take the same oldest batch and the unique
+    index throws one's work away: 41 % of the model calls in a two-worker soak).  SQLite reads and writes in two
+    transactions: holding its one write lock through the model call would stall every other writer.
     """
+    if store.engine.dialect.name == "postgresql":
+        with store.transaction() as session:
+            pending = unclassified(session, batch_size, skip_locked=True)
+            rows = _scored(pending, classifier, desk)
+            _write(session, pending, rows, desk)
+        return len(rows)
     with store.read() as session:
         pending = unclassified(session, batch_size)
+    rows = _scored(pending, classifier, desk)
+    if rows:
+        with store.transaction() as session:
+            _write(session, pending, rows, desk)
+    return len(rows)
+
+
+def _scored(pending: list[_Pending], classifier: Classifier, desk: AppConfig | None) -> list[dict[str, Any]]:
+    """The classification rows for ``pending`` (the model call)."""
     if not pending:
-        return 0
+        return []
     scores = classifier.classify([item.text for item in pending])
     if len(scores) != len(pending):
         raise ValueError(f"classifier {classifier.name} returned {len(scores)} scores for {len(pending)} texts")
     settings = PrioritySettings.of(desk.classifier) if desk is not None else PrioritySettings()
-    rows = [_row(item, s, classifier, settings) for item, s in zip(pending, scores, strict=True)]
-    with store.transaction() as session:
-        _insert_new(session, rows)
-        _denormalise(session, rows)
-        _mark_vips(session, pending, settings)
-        if desk is not None:
-            ids = [row["mention_id"] for row in rows]
-            start_clocks(session, SlaClocks.load(session, desk), ids)
-            rubric_escalations(session, ids, desk.escalation)
-    return len(rows)
+    return [_row(item, s, classifier, settings) for item, s in zip(pending, scores, strict=True)]
+
+
+def _write(session: Session, pending: list[_Pending], rows: list[dict[str, Any]], desk: AppConfig | None) -> None:
+    if not rows:
+        return
+    settings = PrioritySettings.of(desk.classifier) if desk is not None else PrioritySettings()
+    _insert_new(session, rows)
+    _denormalise(session, rows)
+    _mark_vips(session, pending, settings)
+    if desk is not None:
+        ids = [row["mention_id"] for row in rows]
+        start_clocks(session, SlaClocks.load(session, desk), ids)
+        rubric_escalations(session, ids, desk.escalation)
 
 
 def classify_new(store: Store, classifier: Classifier, batch_size: int = 64, desk: AppConfig | None = None) -> int:
