@@ -6,16 +6,18 @@ BIN := $(VENV)/bin
 PORT ?= 8501
 LOCK := .ci/constraints.txt
 BENCH_MENTIONS ?= 1000000
+SOAK_MINUTES ?= 15
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test test-fast lint typecheck bench lock clean help
+.PHONY: run test test-fast lint typecheck bench soak lock clean help
 
 help:
 	@echo "make run    set up .venv, prepare the demo store and open the console on :$(PORT)"
 	@echo "make test   set up .venv with dev extras and run the whole test suite"
 	@echo "make test-fast  the suite without the slow and browser tests"
 	@echo "make bench  build (once, cached) the $(BENCH_MENTIONS)-mention stores and run every benchmark in bench/"
+	@echo "make soak   two workers, 1M mentions/day and faults for $(SOAK_MINUTES) min on a throwaway PostgreSQL (bench/soak.py)"
 	@echo "make lock   re-resolve the dependencies from current releases into $(LOCK)"
 	@echo "make lint / typecheck / clean"
 
@@ -50,6 +52,10 @@ typecheck: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run_all.py --mentions $(BENCH_MENTIONS)
+
+# Not part of `make test`: minutes of load with faults. The long test: MENTIONDESK_SOAK=1 pytest -m soak tests/test_soak.py
+soak: $(VENV)/.installed-dev
+	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES)
 
 # The newest releases pyproject.toml's ranges allow, installed into a throwaway venv and frozen (torch without
 # its +cpu label, so the lock holds on PyPI too; mentiondesk itself left out).
