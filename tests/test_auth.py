@@ -334,3 +334,20 @@ def test_user_add_command_creates_a_user_with_a_prompted_password(tmp_path) -> N
     with store.read() as s:
         assert s.scalar(select(User.role).where(User.username == "riley")) is Role.MANAGER
     store.dispose()
+
+
+@pytest.mark.parametrize("interval", [10, 86_401, 10**23])
+def test_a_source_interval_from_settings_is_bounded_like_the_config(sqlite_store: Store, interval: int) -> None:
+    """The Settings page must not store what `config check` refuses: 10**23 s used to crash the worker later."""
+    from console.services.settings import update_source
+    from storage.models import Source
+
+    world = build_world(sqlite_store)
+    with sqlite_store.transaction() as s:
+        source = Source(name="bounded", platform="demo", kind="demo", interval_s=60)
+        s.add(source)
+        s.flush()
+        with pytest.raises(SettingsError, match="interval: must be from 15 s to 86,400 s"):
+            update_source(s, world.admin, source.id, interval_s=interval)
+        update_source(s, world.admin, source.id, interval_s=86_400)
+        assert source.interval_s == 86_400

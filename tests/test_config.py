@@ -145,6 +145,8 @@ def _source(**overrides: object) -> dict:
         ({"voice": [{"max_emoji": 10**9}]}, "voice[0].max_emoji: Input should be less than or equal to 280"),
         ({"voice": [{"max_length": 10**9}]}, "voice[0].max_length: Input should be less than or equal to"),
         ({"ingest": {"max_text_length": 10**12}}, "ingest.max_text_length: Input should be less than or equal to"),
+        ({"alerts": {"spikes": {"z_threshold": float("inf")}}}, "alerts.spikes.z_threshold: Input should be less"),
+        ({"alerts": {"spikes": {"min_volume": 10**20}}}, "alerts.spikes.min_volume: Input should be less"),
     ],
 )
 def test_unreasonable_numbers_are_bounded_with_their_path(data: dict, expected: str) -> None:

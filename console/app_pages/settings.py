@@ -57,7 +57,13 @@ with tabs[0]:
         name = st.selectbox("Source", list(sources), key="s_src")
         source = sources[name]
         on = st.toggle("Enabled", value=source.enabled, key=f"s_on_{source.id}")
-        every = st.number_input("Interval (s)", min_value=15, value=source.interval_s, key=f"s_int_{source.id}")
+        every = st.number_input(
+            "Interval (s)",
+            min_value=15,
+            max_value=86_400,
+            value=min(source.interval_s, 86_400),
+            key=f"s_int_{source.id}",
+        )
         if st.button("Save source", key="s_save"):
             save("Source", svc.update_source, source.id, enabled=on, interval_s=int(every))
 

@@ -48,18 +48,20 @@ class SpikeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    z_threshold: float = Field(default=4.0, gt=0, description="z at which an episode opens")
-    continue_z: float = Field(default=2.0, gt=0, description="z that keeps an open episode going")
-    min_volume: int = Field(default=10, ge=1, description="mentions an hour needs before it can be a spike")
-    min_negative: int = Field(default=5, ge=1, description="negative mentions for a negative-share spike")
+    z_threshold: float = Field(default=4.0, gt=0, le=100, description="z at which an episode opens")
+    continue_z: float = Field(default=2.0, gt=0, le=100, description="z that keeps an open episode going")
+    min_volume: int = Field(default=10, ge=1, le=10**7, description="mentions an hour needs before it can be a spike")
+    min_negative: int = Field(default=5, ge=1, le=10**7, description="negative mentions for a negative-share spike")
     baseline_weeks: int = Field(default=4, ge=1, le=26)
     neighbour_hours: int = Field(default=1, ge=0, le=3, description="hours either side pooled into the baseline")
-    min_baseline_points: int = Field(default=4, ge=2, description="fewer baseline hours give no verdict")
+    min_baseline_points: int = Field(default=4, ge=2, le=1_000, description="fewer baseline hours give no verdict")
     share_sigma_floor: float = Field(default=0.02, gt=0, lt=1)
     partial_min_minutes: int = Field(
         default=10, ge=1, le=59, description="minutes of the running hour before it is scored"
     )
-    partial_z_threshold: float = Field(default=5.0, gt=0, description="z at which the running hour opens an episode")
+    partial_z_threshold: float = Field(
+        default=5.0, gt=0, le=100, description="z at which the running hour opens an episode"
+    )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.config import TOPIC_VOCABULARY, AppConfig, VoiceRules, format_errors
+from console.config import MAX_INTERVAL_S, MIN_INTERVAL_S, TOPIC_VOCABULARY, AppConfig, VoiceRules, format_errors
 from console.domain.sla import SlaPolicy, SlaTargets
 from console.services import audit
 from console.services.auth import revoke_all
@@ -202,8 +202,8 @@ def update_source(
     source = session.get(Source, source_id)
     if source is None:
         raise SettingsError(f"source {source_id} does not exist")
-    if interval_s is not None and interval_s < 15:
-        raise SettingsError("interval: must be ≥ 15 s")
+    if interval_s is not None and not MIN_INTERVAL_S <= interval_s <= MAX_INTERVAL_S:
+        raise SettingsError(f"interval: must be from {MIN_INTERVAL_S} s to {MAX_INTERVAL_S:,} s (once a day)")
     before = {"enabled": source.enabled, "interval_s": source.interval_s}
     source.enabled = source.enabled if enabled is None else enabled
     source.interval_s = source.interval_s if interval_s is None else interval_s
