@@ -1,0 +1,35 @@
+"""The gold urgency set's draw and the ranking figures the gold report gives."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from classifiers import datasets
+from classifiers.evaluation import top_share, urgent_precision
+from classifiers.gold_urgency import PLAN, draw, held_out
+
+
+def test_the_draw_is_fixed_and_never_touches_a_reporting_split(data_dir: Path) -> None:
+    first, again = draw(data_dir), draw(data_dir)
+    assert first == again and len(first) == sum(sum(p.values()) for p in PLAN.values())
+    airline_test = {r["tweet_id"] for r in datasets.airline_rows(data_dir) if r["split"] == "test"}
+    assert not [c for c in first if c.source == "airline" and c.id in airline_test]
+    tweeteval = [c for c in first if c.source in ("emotion", "offensive")]
+    assert tweeteval and all(c.id.split(":")[0] in ("train", "val") for c in tweeteval)  # never a test split
+    assert {c.source for c in first} == set(PLAN) and "sentiment" not in {c.source for c in first}
+    texts = Counter(" ".join(c.text.lower().split()) for c in first)
+    assert texts.most_common(1)[0][1] == 1  # each post read once
+    share = sum(held_out(c.source, c.id) for c in first) / len(first)
+    assert 0.21 < share < 0.29
+
+
+def test_ranking_share_and_precision_count_what_they_say() -> None:
+    targets = [0, 1, 2, 3, 3, 2, 3, 3, 2, 3]  # two urgent posts among ten
+    assert top_share(targets, [9, 8, 1, 1, 1, 1, 1, 1, 1, 1]) == 1.0  # both in the top 2
+    assert top_share(targets, [1, 9, 8, 1, 1, 1, 1, 1, 1, 1]) == 0.5
+    assert top_share(targets, [0, 0, 9, 9, 1, 1, 1, 1, 1, 1]) == 0.0
+    assert urgent_precision(targets, [0, 3, 1, 3, 3, 3, 3, 3, 3, 3]) == pytest.approx(0.5)
+    assert urgent_precision(targets, [3] * 10) == 0.0
