@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from prawcore.sessions import Session as PrawcoreSession
 
-from classifiers import urgency_seed
+from classifiers import gold_urgency, urgency_seed
 from classifiers.network import MentionNet
 from connectors.base import Platform
 from connectors.reddit import _NoRetry
@@ -49,6 +49,7 @@ __all__ = [  # vulture counts names in __all__ as used, so the lists below are n
     "ENUM_MEMBERS",
     "FRAMEWORK_HOOKS",
     "MAINTENANCE_ENTRY_POINTS",
+    "gold_csv_columns",
     "PERSISTED_COLUMNS",
     "PYDANTIC_SETTINGS",
     "prawcore_reads",
@@ -100,6 +101,7 @@ MAINTENANCE_ENTRY_POINTS = (  # run by hand to rebuild classifiers' seed file (d
     urgency_seed.write_seed,
 )
 
+
 ENUM_MEMBERS = (  # reached by value or by iterating the enum, never by attribute
     Platform.DEMO,
     Urgency.HIGH,
@@ -135,3 +137,8 @@ PERSISTED_COLUMNS = (  # written through SQL or dicts vulture cannot follow, or 
 def prawcore_reads(session: PrawcoreSession) -> tuple[object, ...]:
     """What ``RedditConnector`` swaps into prawcore sessions, which prawcore reads: rate limiter, retry strategy."""
     return session._rate_limiter, session._retry_strategy_class
+
+
+def gold_csv_columns(row: gold_urgency.GoldRow) -> tuple[str, ...]:
+    """The gold readings, written to the CSV by name through ``GOLD_COLUMNS`` in ``gold_urgency.write_gold``."""
+    return row.reader_a, row.reader_b, row.adjudicated

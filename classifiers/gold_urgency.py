@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -148,3 +149,67 @@ def load_gold(data_dir: Path, path: Path = GOLD_FILE, split: str | None = None) 
     if missing:
         raise datasets.DataMissingError(f"{len(missing)} gold posts are not in {data_dir}, e.g. {missing[0]}")
     return [GoldRow(**{c: r[c] for c in GOLD_COLUMNS}, text=texts[(r["source"], r["id"])]) for r in rows]
+
+
+def _readings(path: Path) -> dict[str, str]:
+    """``key -> level`` of one reader's JSON Lines file (``{"n", "key", "level", ...}`` per line)."""
+    out: dict[str, str] = {}
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                row = json.loads(line)
+                out[str(row["key"])] = str(row["level"]).strip().lower()
+    return out
+
+
+def write_batches(data_dir: Path, folder: Path, batches: int = 4, seed: int = 2026) -> None:
+    """Shuffle the draw into ``batchN.jsonl`` files for the readers (texts, no strata)."""
+    items = draw(data_dir)
+    random.Random(seed).shuffle(items)
+    size = -(-len(items) // batches)
+    for k in range(batches):
+        with (folder / f"batch{k + 1}.jsonl").open("w", encoding="utf-8") as handle:
+            for n, c in enumerate(items[k * size : (k + 1) * size], start=1):
+                handle.write(json.dumps({"n": n, "key": f"{c.source}|{c.id}", "text": c.text}, ensure_ascii=False))
+                handle.write("\n")
+
+
+def merge_readings(data_dir: Path, folder: Path) -> list[GoldRow]:
+    """Gold rows from ``reader_A_batch*.jsonl``, ``reader_B_batch*.jsonl`` and ``adjudicated*.jsonl``.
+
+    Raises:
+        ValueError: a post lacks a valid reading, or a disagreement lacks its third reading.
+    """
+    first = {k: v for p in sorted(folder.glob("reader_A_batch*.jsonl")) for k, v in _readings(p).items()}
+    second = {k: v for p in sorted(folder.glob("reader_B_batch*.jsonl")) for k, v in _readings(p).items()}
+    third = {k: v for p in sorted(folder.glob("adjudicated*.jsonl")) for k, v in _readings(p).items()}
+    rows = []
+    for c in draw(data_dir):
+        key = f"{c.source}|{c.id}"
+        a, b = first.get(key, ""), second.get(key, "")
+        settled = third.get(key, "") if a != b else ""
+        label = a if a == b else settled
+        if a not in LEVELS or b not in LEVELS or label not in LEVELS:
+            raise ValueError(f"{key}: readings {a!r} / {b!r}, third {settled!r}: every post needs a valid label")
+        split = "holdout" if held_out(c.source, c.id) else "dev"
+        rows.append(GoldRow(c.source, c.id, c.stratum, a, b, settled, label, split))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m classifiers.gold_urgency batches|merge DATA_DIR FOLDER`` (docs/urgency-gold.md)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("step", choices=("batches", "merge"))
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("folder", type=Path, help="where the batches and the readings live (outside the repo)")
+    args = parser.parse_args(argv)
+    if args.step == "batches":
+        write_batches(args.data_dir, args.folder)
+    else:
+        write_gold(merge_readings(args.data_dir, args.folder))
+
+
+if __name__ == "__main__":
+    main()

@@ -33,3 +33,25 @@ def test_ranking_share_and_precision_count_what_they_say() -> None:
     assert top_share(targets, [0, 0, 9, 9, 1, 1, 1, 1, 1, 1]) == 0.0
     assert urgent_precision(targets, [0, 3, 1, 3, 3, 3, 3, 3, 3, 3]) == pytest.approx(0.5)
     assert urgent_precision(targets, [3] * 10) == 0.0
+
+
+def test_the_gold_file_is_consistent_and_its_agreement_is_what_the_docs_say() -> None:
+    """Label = the shared reading, else the third one; κ recomputed from the file (docs/urgency-gold.md)."""
+    import csv
+
+    from sklearn.metrics import cohen_kappa_score
+
+    from classifiers.gold_urgency import GOLD_COLUMNS, GOLD_FILE, LEVELS
+
+    with GOLD_FILE.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2045 and tuple(rows[0]) == GOLD_COLUMNS
+    assert "text" not in rows[0]  # ids only: the texts stay in ../shared/data
+    for r in rows:
+        assert {r["reader_a"], r["reader_b"], r["label"]} <= set(LEVELS)
+        expected = r["reader_a"] if r["reader_a"] == r["reader_b"] else r["adjudicated"]
+        assert r["label"] == expected, r
+        assert r["split"] == ("holdout" if held_out(r["source"], r["id"]) else "dev")
+    kappa = cohen_kappa_score([r["reader_a"] for r in rows], [r["reader_b"] for r in rows])
+    assert round(kappa, 3) == 0.938
+    assert Counter(r["label"] for r in rows) == {"low": 934, "normal": 686, "high": 378, "critical": 47}
