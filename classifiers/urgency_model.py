@@ -122,18 +122,26 @@ def model_signals(head: UrgencyHead, row: np.ndarray, label: str, score: float) 
 def explain(
     head: UrgencyHead, text: str, row: np.ndarray, probs: np.ndarray, *, use_cues: bool = True
 ) -> UrgencyResult:
-    """Combine model probabilities with rubric cues into a label, score and ranked signals."""
+    """Combine model probabilities with rubric cues into a label, score and ranked signals.
+
+    Only cues of the levels in the head's ``cue_levels`` (default both) raise the label and the score;
+    the others are left to the model (and to the priority's keyword rules).
+    """
+    levels = head.meta.get("cue_levels")
+    raising = tuple(str(x) for x in levels) if isinstance(levels, list | tuple) else ("critical", "high")
     label = head.decide(probs)
     score = float(expected_score(probs[None, :])[0])
     if label in ("critical", "high"):
         score = max(score, CUE_FLOOR["high"])  # an urgent decision always ranks above any normal post
     signals = model_signals(head, row, label, score)
     for cue, phrase in matching_cues(text) if use_cues else []:
+        if cue.level not in raising:
+            continue  # on the gold set, high cues raised far more normal posts than they caught
         floor = CUE_FLOOR.get(cue.level, 0.0)
         if floor > score:
             signals.append(Signal(f"rubric:{cue.name}", round(floor - score, 3), f'{cue.reason} ("{phrase}")'))
             score = floor
-        if URGENCIES.index(cue.level) < URGENCIES.index(label):
+        if cue.level in raising and URGENCIES.index(cue.level) < URGENCIES.index(label):
             label = cue.level
     signals.sort(key=lambda s: -s.contribution)
     return UrgencyResult(label, round(score, 4), signals[:4])

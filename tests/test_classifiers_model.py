@@ -15,7 +15,7 @@ import torch
 from click.testing import CliRunner
 
 from classifiers import Classifier, load_classifier
-from classifiers.evaluation import reporting_sets, sentiment_report, urgency_report
+from classifiers.evaluation import gold_urgency_report, reporting_sets, sentiment_report
 from classifiers.minilm import SENTIMENT_WEIGHTS, URGENCY_WEIGHTS
 from console.commands import classify as classify_cmd
 
@@ -62,12 +62,19 @@ def test_tweeteval_heldout_macro_recall_and_calibration_floor(tweeteval_report):
     assert tweeteval_report.ece is not None and tweeteval_report.ece <= ECE_CEILING
 
 
-def test_urgency_heldout_critical_and_high_recall_floor(model, data_dir):
-    result = urgency_report(model, data_dir)
-    assert result.report.n > 500
-    assert result.extra["critical_high_recall"] >= 0.80, result.report.as_dict()
-    # The text model alone (no phrase cues) measured 0.807; this floor catches a regression.
-    assert result.extra["model_only_critical_high_recall"] >= 0.78, result.extra
+def test_urgency_on_the_gold_holdout_keeps_its_measured_floors(model, data_dir):
+    """The gold hold-out (read twice, adjudicated; docs/urgency-gold.md), not the cue-labelled seed.
+
+    Measured for the shipped head (docs/model_card.md): critical + high recall 0.886 at precision 0.479,
+    critical recall 0.611 (11 of 18), macro-F1 0.618. Issue 15's targets (0.85 at 0.70, critical 0.80) are
+    not met yet; these floors catch a regression.
+    """
+    result = gold_urgency_report(model, data_dir)
+    assert result.report.n == 523
+    assert result.extra["critical_high_recall"] >= 0.85, result.extra
+    assert result.extra["critical_high_precision"] >= 0.45, result.extra
+    assert result.extra["critical_recall"] >= 0.55, result.extra
+    assert result.report.macro_f1 >= 0.58, result.report.as_dict()
 
 
 def test_scores_are_complete_for_every_kind_of_input(model):

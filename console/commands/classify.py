@@ -69,7 +69,7 @@ def _bar(label: str) -> Progress:
     help="Where to write the weights (default: the shipped classifiers/weights).",
 )
 @click.option("--epochs", type=click.IntRange(1, 20), default=None, help="Default: the shipped recipe's (1).")
-@click.option("--urgency-only", is_flag=True, help="Refit only the urgency head on the seed set.")
+@click.option("--urgency-only", is_flag=True, help="Refit only the urgency head (gold dev set plus the seed).")
 @click.option(
     "--from-feedback",
     "feedback",
