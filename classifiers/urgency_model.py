@@ -1,9 +1,10 @@
 """The text urgency model: a linear head over the network's features, with explanations.
 
 Features are the sentence embedding, the tuned sentiment representation and the sentiment, emotion
-and offensive probabilities. A standardised multinomial logistic regression, trained on the seed set,
-maps them to critical / high / normal / low. Rubric cues found in the text can only raise the result,
-and each raise is reported as a signal.
+and offensive probabilities. A standardised multinomial logistic regression, trained on the gold set's
+dev part plus the cue-labelled seed (docs/urgency-gold.md), maps them to critical / high / normal / low.
+Rubric cues of the head's ``cue_levels`` found in the text can only raise the result, and each raise is
+reported as a signal.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from classifiers.rubric import matching_cues
 LEVEL_VALUE: dict[str, float] = {"critical": 1.0, "high": 0.7, "normal": 0.35, "low": 0.0}
 CUE_FLOOR: dict[str, float] = {"critical": 0.85, "high": 0.6}
 FEATURE_GROUPS: tuple[tuple[str, str], ...] = (
-    ("embedding", "the wording resembles {label} posts in the seed set"),
+    ("embedding", "the wording resembles {label} posts it was trained on"),
     ("tuned", "the phrasing reads as {label} to the sentiment model"),
     ("sentiment", "the tone is {sentiment}"),
     ("emotion", "the post sounds {emotion}"),
