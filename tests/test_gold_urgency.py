@@ -55,3 +55,28 @@ def test_the_gold_file_is_consistent_and_its_agreement_is_what_the_docs_say() ->
     kappa = cohen_kappa_score([r["reader_a"] for r in rows], [r["reader_b"] for r in rows])
     assert round(kappa, 3) == 0.938
     assert Counter(r["label"] for r in rows) == {"low": 934, "normal": 686, "high": 378, "critical": 47}
+
+
+def test_eval_prints_every_set_in_one_table() -> None:
+    from rich.console import Console
+
+    from classifiers.base import SENTIMENTS, URGENCIES
+    from classifiers.evaluation import EvalResult
+    from classifiers.metrics import evaluate
+    from console.commands.classify import summary_table
+
+    results = [
+        EvalResult("airline_test", evaluate([0, 1, 2, 2], [0, 1, 2, 1], SENTIMENTS), {}),
+        EvalResult(
+            "urgency_gold_holdout",
+            evaluate([0, 1, 2, 3], [0, 2, 2, 3], URGENCIES),
+            {"critical_high_recall": 0.5, "critical_high_precision": 1.0, "top20_critical_high_share": 0.25},
+        ),
+    ]
+    console = Console(width=200, record=True)
+    console.print(summary_table(results))
+    lines = console.export_text().splitlines()
+    airline = next(line for line in lines if "airline_test" in line)
+    gold = next(line for line in lines if "urgency_gold_holdout" in line)
+    assert "—" in airline and "0.500" in gold and "1.000" in gold and "0.250" in gold
+    assert gold.count("—") == 2  # no probabilities (ECE) and no critical recall were given

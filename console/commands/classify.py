@@ -150,10 +150,30 @@ def eval_command(data_dir: Path, model: str, as_json: bool) -> None:
         payload = {r.name: {**r.report.as_dict(), **r.extra} for r in results}
         click.echo(json.dumps({"model": classifier.name, "version": classifier.version, "results": payload}, indent=2))
         return
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)  # piped to a file: keep the names whole
     console.print(f"model {classifier.name} {classifier.version}")
     for r in results:
         _print_report(console, r)
+    console.print(summary_table(results))
+
+
+SUMMARY_EXTRAS = (
+    ("critical_high_recall", "C+H recall"),
+    ("critical_high_precision", "C+H precision"),
+    ("critical_recall", "critical recall"),
+    ("top20_critical_high_share", "top 20 %"),
+)
+
+
+def summary_table(results: list[Any]) -> Table:
+    """Every reporting set in one table, as the model card copies it."""
+    table = Table("set", "n", "macro-F1", "macro-recall", "ECE", *[label for _, label in SUMMARY_EXTRAS])
+    for r in results:
+        report = r.report
+        ece = "—" if report.ece is None else f"{report.ece:.3f}"
+        extras = [f"{r.extra[key]:.3f}" if key in r.extra else "—" for key, _ in SUMMARY_EXTRAS]
+        table.add_row(r.name, str(report.n), f"{report.macro_f1:.3f}", f"{report.macro_recall:.3f}", ece, *extras)
+    return table
 
 
 def _print_report(console: Console, result: Any) -> None:
